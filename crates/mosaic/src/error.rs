@@ -1,0 +1,103 @@
+//! The error type of every public mosaic API.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout mosaic.
+pub type Result<T> = std::result::Result<T, MosaicError>;
+
+/// What went wrong, with enough context to fix it: the layer, the modality (by index, in
+/// the order the layer was configured with), and the expected and actual shapes.
+#[derive(Debug, thiserror::Error)]
+pub enum MosaicError {
+    /// A layer was configured with values it cannot work with (rank 0, zero widths, ...).
+    #[error("{layer} config: {message}")]
+    Config {
+        /// The layer whose configuration is invalid.
+        layer: &'static str,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+
+    /// The number of modality tensors does not match the configuration.
+    #[error("{layer}: expected {expected} modalities, got {actual}")]
+    ModalityCount {
+        /// The layer that received the inputs.
+        layer: &'static str,
+        /// Number of modalities the layer was configured with.
+        expected: usize,
+        /// Number of tensors passed.
+        actual: usize,
+    },
+
+    /// A modality tensor has the wrong shape.
+    #[error("{layer}: modality {modality} has shape {actual:?}, expected {expected}")]
+    Shape {
+        /// The layer that received the input.
+        layer: &'static str,
+        /// Index of the modality, in configuration order.
+        modality: usize,
+        /// The expected shape, written out (e.g. `[batch, 32]` or `[4, 32]`).
+        expected: String,
+        /// The actual shape.
+        actual: Vec<usize>,
+    },
+
+    /// A batch with no samples (or a sequence with no steps).
+    #[error("{layer}: modality {modality} has shape {actual:?}: {what} must not be empty")]
+    Empty {
+        /// The layer that received the input.
+        layer: &'static str,
+        /// Index of the modality, in configuration order.
+        modality: usize,
+        /// Which dimension is empty ("the batch", "the sequence").
+        what: &'static str,
+        /// The actual shape.
+        actual: Vec<usize>,
+    },
+
+    /// A weight file lacks a tensor, or holds one of the wrong shape or type.
+    #[error("weights: tensor `{key}`: {message}")]
+    Weights {
+        /// The tensor's name in the weight file.
+        key: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+
+    /// A weight file could not be parsed.
+    #[error("weights file {path}: {message}")]
+    WeightsFile {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+
+    /// A backend was asked for that this build does not include, or that has no device here.
+    #[error("backend {backend}: {message}")]
+    Backend {
+        /// The backend's name.
+        backend: String,
+        /// What is missing.
+        message: String,
+    },
+}
+
+impl MosaicError {
+    /// A configuration error for `layer`.
+    pub fn config(layer: &'static str, message: impl Into<String>) -> Self {
+        Self::Config {
+            layer,
+            message: message.into(),
+        }
+    }
+}

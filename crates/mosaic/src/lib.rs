@@ -1,0 +1,50 @@
+//! # mosaic
+//!
+//! Multimodal representation learning on [burn](https://burn.dev): the fusion layers and
+//! unimodal sub-networks of the classic multimodal models (TFN, LMF, bilinear pooling,
+//! early fusion), written once and generic over `B: burn::tensor::backend::Backend`, with
+//! weights interchangeable with the reference PyTorch code.
+//!
+//! - [`fusion`]: concatenation, element-wise sum / product, MLP fusion, bilinear pooling,
+//!   tensor fusion (any number of modalities, optional interaction-order selection) and
+//!   low-rank fusion, all behind the [`fusion::Fusion`] trait.
+//! - [`subnet`]: the MLP sub-network (audio / visual vectors) and the LSTM sub-network
+//!   (text sequences) of the TFN / LMF reference models.
+//! - [`interop`]: safetensors weights in the reference PyTorch layouts.
+//! - [`backend`]: the backends this build was compiled with, and how to pick one.
+//!
+//! Every public entry point validates its input and returns [`Result`]; errors name the
+//! layer, the modality and the expected and actual shapes.
+//!
+//! ```
+//! use burn::tensor::Tensor;
+//! use mosaic::backend::{Cpu, CpuDevice};
+//! use mosaic::fusion::{Fusion, TensorFusionConfig};
+//!
+//! let device = CpuDevice::default();
+//! // Text, audio and video vectors of widths 4, 3 and 5, fused into 8 features.
+//! let tfn = TensorFusionConfig::new(vec![4, 3, 5], 8).init::<Cpu>(&device)?;
+//! let inputs = [4, 3, 5].map(|d| Tensor::<Cpu, 2>::ones([2, d], &device));
+//! let fused = tfn.forward(&inputs)?;
+//! assert_eq!(fused.dims(), [2, 8]);
+//!
+//! // A width that does not match the configuration is an error, not a panic.
+//! let wrong = [Tensor::ones([2, 4], &device), Tensor::ones([2, 7], &device), Tensor::ones([2, 5], &device)];
+//! let err = tfn.forward(&wrong).unwrap_err();
+//! assert_eq!(err.to_string(), "TensorFusion: modality 1 has shape [2, 7], expected [2, 3] ([batch, d_1], batch from modality 0)");
+//! # Ok::<(), mosaic::MosaicError>(())
+//! ```
+
+pub mod backend;
+mod error;
+pub mod fusion;
+pub mod interop;
+pub mod subnet;
+
+#[cfg(test)]
+extern crate self as mosaic;
+#[cfg(test)]
+pub(crate) mod test_util;
+
+pub use error::{MosaicError, Result};
+pub use mosaic_kernels::FusionBackend;

@@ -1,0 +1,118 @@
+//! Gradients of every layer against central finite differences, in f64.
+//!
+//! These run in their own test binary (process) because burn 0.21 keeps one default-dtype
+//! policy per device type: `NdArray<f32>` and `NdArray<f64>` share `NdArrayDevice`, so in
+//! the unit-test process (which also tests the f32 ndarray backend) the f64 reference could
+//! silently compute in f32. Here the policy is set to f64 before any tensor exists, and
+//! every check asserts that the loss really is f64.
+
+#[path = "../src/test_util.rs"]
+mod test_util;
+
+use mosaic::fusion::*;
+use mosaic::subnet::*;
+use test_util::*;
+
+#[test]
+fn bilinear() {
+    let device = reference_device();
+    let layer = randomize(
+        BilinearConfig::new(2, 3, 2).init::<Reference>(&device).unwrap(),
+        19,
+    );
+    check_finite_differences(layer, &modality_inputs(31, &[2, 3], 2, &device), |l, x| {
+        l.forward(x)
+    });
+}
+
+#[test]
+fn concat() {
+    let device = reference_device();
+    let layer = ConcatConfig::new(vec![2, 3]).init().unwrap();
+    check_finite_differences(layer, &modality_inputs(41, &[2, 3], 2, &device), |l, x| {
+        Fusion::<Reference>::forward(l, x)
+    });
+}
+
+#[test]
+fn elementwise() {
+    let device = reference_device();
+    for config in [
+        ElementwiseConfig::sum(vec![3, 2]).with_projection_dim(Some(4)),
+        ElementwiseConfig::product(vec![3, 3, 3]),
+    ] {
+        let dims = config.modality_dims.clone();
+        let layer = randomize(config.init::<Reference>(&device).unwrap(), 31);
+        check_finite_differences(layer, &modality_inputs(52, &dims, 2, &device), |l, x| {
+            l.forward(x)
+        });
+    }
+}
+
+#[test]
+fn low_rank_fusion() {
+    let device = reference_device();
+    let layer = randomize(
+        LowRankFusionConfig::new(vec![2, 3, 2], 4, 3)
+            .init::<Reference>(&device)
+            .unwrap(),
+        11,
+    );
+    check_finite_differences(layer, &modality_inputs(20, &[2, 3, 2], 3, &device), |l, x| {
+        l.forward(x)
+    });
+}
+
+#[test]
+fn mlp_fusion() {
+    let device = reference_device();
+    let layer = randomize(
+        MlpFusionConfig::new(vec![3, 2], vec![5], 2)
+            .init::<Reference>(&device)
+            .unwrap(),
+        43,
+    );
+    check_finite_differences(layer, &modality_inputs(62, &[3, 2], 3, &device), |l, x| {
+        l.forward(x)
+    });
+}
+
+#[test]
+fn tensor_fusion() {
+    let device = reference_device();
+    for orders in [None, Some(vec![1, 2])] {
+        let config = TensorFusionConfig::new(vec![2, 3, 2], 4).with_orders(orders);
+        let layer = randomize(config.init::<Reference>(&device).unwrap(), 5);
+        check_finite_differences(layer, &modality_inputs(10, &[2, 3, 2], 3, &device), |l, x| {
+            l.forward(x)
+        });
+    }
+}
+
+#[test]
+fn lstm_subnet() {
+    let device = reference_device();
+    let layer = randomize(
+        LstmSubnetConfig::new(3, 4, 2).init::<Reference>(&device).unwrap(),
+        71,
+    );
+    // burn 0.21's sigmoid computes in f32 whatever the tensor's dtype (burn-backend's default
+    // `sigmoid` casts to F32 and back), so the loss carries ~1e-7 of rounding noise: a larger
+    // step and a tolerance that noise cannot reach (a wrong gradient is off by far more).
+    let tolerance = FiniteDifferences {
+        step: 1e-3,
+        tolerance: 1e-4,
+    };
+    check_finite_differences_with(tolerance, layer, &[tensor(82, [2, 4, 3], &device)], |l, x| {
+        l.forward(x[0].clone())
+    });
+}
+
+#[test]
+fn mlp_subnet() {
+    let device = reference_device();
+    let layer = randomize(MlpSubnetConfig::new(3, 4).init::<Reference>(&device).unwrap(), 59);
+    check_finite_differences(layer, &[tensor(72, [4, 3], &device)], |l, x| {
+        l.forward(x[0].clone())
+    });
+}

@@ -1,0 +1,164 @@
+//! mosaic's developer tasks: `cargo xtask <command>`.
+//!
+//! - `cargo xtask test [--backend all|flex|ndarray|wgpu|cuda]`: the test suite. `all` (the
+//!   default) runs every test on flex, ndarray and wgpu and compiles, but does not run, the
+//!   CUDA tests (they need an NVIDIA GPU: run `--backend cuda` on one).
+//! - `cargo xtask demo [ARGS]`: the example that trains a fusion model on generated data.
+//! - `cargo xtask ci`: exactly what `.ci/run` runs after installing system packages.
+//!
+//! Every command builds with one feature set (`flex,ndarray,wgpu,cuda`), so tests, the demo
+//! and the CUDA compile check share one build of burn.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// The one feature set every command builds with.
+const FEATURES: &str = "mosaic/flex,mosaic/ndarray,mosaic/wgpu,mosaic/cuda";
+const BACKENDS: [&str; 4] = ["flex", "ndarray", "wgpu", "cuda"];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("demo") => demo(&args[1..]),
+        Some("ci") => ci(),
+        Some("help") | Some("--help") | Some("-h") | None => {
+            println!("{}", usage());
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n{}", usage())),
+    }
+}
+
+fn usage() -> &'static str {
+    "usage: cargo xtask <command>\n\
+     \n\
+     commands:\n\
+     \x20 test [--backend all|flex|ndarray|wgpu|cuda]  run the test suite (default: all = flex, ndarray, wgpu)\n\
+     \x20 demo [ARGS]                                  train a fusion model on generated data (ARGS: see --help)\n\
+     \x20 ci                                           what .ci/run runs: the tests, then the demo"
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Runs `cargo ARGS` in the workspace root, echoing the command.
+fn cargo(args: &[&str]) -> Result<(), String> {
+    println!("xtask: cargo {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
+}
+
+fn option<'a>(args: &'a [String], name: &str) -> Result<Option<&'a str>, String> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => args
+            .get(i + 1)
+            .map(|v| Some(v.as_str()))
+            .ok_or_else(|| format!("{name} needs a value")),
+        None => Ok(None),
+    }
+}
+
+/// Whether a Vulkan driver is installed (an ICD manifest in the standard places).
+fn vulkan_driver_present() -> bool {
+    let dirs = [
+        "/usr/share/vulkan/icd.d",
+        "/etc/vulkan/icd.d",
+        "/usr/local/share/vulkan/icd.d",
+    ];
+    std::env::var_os("VK_DRIVER_FILES").is_some()
+        || std::env::var_os("VK_ICD_FILENAMES").is_some()
+        || dirs.iter().any(|d| {
+            std::fs::read_dir(d)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .any(|e| e.path().extension().is_some_and(|x| x == "json"))
+                })
+                .unwrap_or(false)
+        })
+        || cfg!(not(target_os = "linux"))
+}
+
+fn test(args: &[String]) -> Result<(), String> {
+    if let Some(unknown) = args.iter().step_by(2).find(|a| *a != "--backend") {
+        return Err(format!("unknown option `{unknown}`\n{}", usage()));
+    }
+    let backend = option(args, "--backend")?.unwrap_or("all");
+    if backend != "all" && !BACKENDS.contains(&backend) {
+        return Err(format!(
+            "unknown backend `{backend}`; expected one of all, {}",
+            BACKENDS.join(", ")
+        ));
+    }
+    if (backend == "all" || backend == "wgpu") && !vulkan_driver_present() {
+        return Err(
+            "no Vulkan driver found, so the wgpu tests cannot run: install one \
+                    (Debian/Ubuntu without a GPU: `apt-get install mesa-vulkan-drivers`, \
+                    Mesa's software device), or pick a CPU backend with `--backend flex`"
+                .into(),
+        );
+    }
+    let mut command = vec!["test", "--workspace", "--features", FEATURES, "--"];
+    match backend {
+        "all" => {
+            println!(
+                "xtask: testing flex, ndarray and wgpu; the CUDA tests are compiled but not run \
+                 (run `cargo xtask test --backend cuda` on a machine with an NVIDIA GPU)"
+            );
+            command.extend(["--skip", "on_cuda"]);
+        }
+        one => {
+            println!("xtask: running the {one} backend's tests");
+            command.push(match one {
+                "flex" => "on_flex",
+                "ndarray" => "on_ndarray",
+                "wgpu" => "on_wgpu",
+                _ => "on_cuda",
+            });
+        }
+    }
+    cargo(&command)
+}
+
+fn demo(args: &[String]) -> Result<(), String> {
+    let mut command = vec![
+        "run",
+        "-p",
+        "mosaic",
+        "--features",
+        FEATURES,
+        "--example",
+        "train_fusion",
+        "--",
+    ];
+    command.extend(args.iter().map(String::as_str));
+    cargo(&command)
+}
+
+fn ci() -> Result<(), String> {
+    test(&[])?;
+    demo(&["--epochs".into(), "8".into()])
+}
