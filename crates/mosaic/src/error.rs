@@ -93,6 +93,18 @@ pub enum MosaicError {
 }
 
 impl MosaicError {
+    /// The same error, reported for `layer` (for a layer that delegates to another one).
+    pub fn for_layer(mut self, layer: &'static str) -> Self {
+        match &mut self {
+            Self::Config { layer: l, .. }
+            | Self::ModalityCount { layer: l, .. }
+            | Self::Shape { layer: l, .. }
+            | Self::Empty { layer: l, .. } => *l = layer,
+            Self::Weights { .. } | Self::WeightsFile { .. } | Self::Io { .. } | Self::Backend { .. } => {}
+        }
+        self
+    }
+
     /// A configuration error for `layer`.
     pub fn config(layer: &'static str, message: impl Into<String>) -> Self {
         Self::Config {

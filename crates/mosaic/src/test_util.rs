@@ -61,6 +61,15 @@ macro_rules! for_each_backend {
             }
         }
     };
+    // `for_each_backend!(name, case, tolerance)`: the `Outcome` of the generic `case` on each
+    // backend must match the one on the ndarray reference within `tolerance`.
+    ($name:ident, $case:ident, $tolerance:expr) => {
+        fn $name<B: $crate::test_util::TestBackend>(device: &B::Device) {
+            let reference = $case::<$crate::test_util::Reference>(&Default::default());
+            $case::<B>(device).assert_close(&reference, $tolerance);
+        }
+        for_each_backend!($name, $name);
+    };
 }
 pub(crate) use for_each_backend;
 

@@ -6,6 +6,8 @@ use burn::module::Module;
 use burn::tensor::{backend::Backend, Tensor};
 use mosaic_kernels::FusionBackend;
 
+const LAYER: &str = "Bilinear";
+
 /// Configuration of a [`Bilinear`] layer.
 #[derive(Config, Debug)]
 pub struct BilinearConfig {
@@ -42,7 +44,8 @@ impl BilinearConfig {
     pub fn init<B: Backend>(&self, device: &B::Device) -> crate::Result<Bilinear<B>> {
         let fusion = TensorFusionConfig::new(vec![self.d_x, self.d_y], self.d_output)
             .with_bias(self.bias)
-            .init(device)?;
+            .init(device)
+            .map_err(|e| e.for_layer(LAYER))?;
         Ok(Bilinear { fusion })
     }
 }
@@ -53,7 +56,7 @@ impl<B: FusionBackend> Bilinear<B> {
     /// # Errors
     /// Widths or batch sizes that do not match the configuration, or an empty batch.
     pub fn forward_pair(&self, x: Tensor<B, 2>, y: Tensor<B, 2>) -> crate::Result<Tensor<B, 2>> {
-        self.fusion.forward(&[x, y])
+        Fusion::forward(self, &[x, y])
     }
 }
 
@@ -67,7 +70,7 @@ impl<B: FusionBackend> Fusion<B> for Bilinear<B> {
     }
 
     fn forward(&self, inputs: &[Tensor<B, 2>]) -> crate::Result<Tensor<B, 2>> {
-        self.fusion.forward(inputs)
+        self.fusion.forward(inputs).map_err(|e| e.for_layer(LAYER))
     }
 }
 
@@ -128,10 +131,7 @@ mod tests {
             l.forward(x)
         })
     }
-    fn matches_reference<B: TestBackend>(device: &B::Device) {
-        gradient_case::<B>(device).assert_close(&gradient_case::<Reference>(&Default::default()), 1e-4);
-    }
-    for_each_backend!(gradients_match_f64_reference, matches_reference);
+    for_each_backend!(gradients_match_f64_reference, gradient_case, 1e-4);
 
     #[test]
     fn rejects_bad_input_and_config() {
@@ -142,14 +142,14 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "TensorFusion: modality 1 has shape [2, 2], expected [2, 3] ([batch, d_1], batch from modality 0)"
+            "Bilinear: modality 1 has shape [2, 2], expected [2, 3] ([batch, d_1], batch from modality 0)"
         );
         let err = BilinearConfig::new(0, 3, 4)
             .init::<Reference>(&device)
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "TensorFusion config: modality 0 has width 0 (modality widths [0, 3]); widths must be at least 1"
+            "Bilinear config: modality 0 has width 0 (modality widths [0, 3]); widths must be at least 1"
         );
     }
 }
