@@ -121,6 +121,11 @@ fn test(args: &[String]) -> Result<(), String> {
                 .into(),
         );
     }
+    if backend == "cuda" && !Path::new("/proc/driver/nvidia/version").exists() && cfg!(target_os = "linux") {
+        return Err("no NVIDIA driver found (/proc/driver/nvidia/version is missing): the CUDA tests \
+                    need a machine with an NVIDIA GPU; `cargo xtask test` compiles them without one"
+            .into());
+    }
     let mut command = vec!["test", "--workspace", "--features", FEATURES, "--"];
     match backend {
         "all" => {
@@ -154,6 +159,8 @@ fn demo(args: &[String]) -> Result<(), String> {
         "train_fusion",
         "--",
     ];
+    // `cargo xtask demo -- --epochs 3` and `cargo xtask demo --epochs 3` mean the same.
+    let args = args.strip_prefix(&["--".to_string()]).unwrap_or(args);
     command.extend(args.iter().map(String::as_str));
     cargo(&command)
 }
