@@ -4,7 +4,9 @@
 //!   default) runs every test on flex, ndarray and wgpu and compiles, but does not run, the
 //!   CUDA tests (they need an NVIDIA GPU: run `--backend cuda` on one).
 //! - `cargo xtask demo [ARGS]`: the example that trains a fusion model on generated data.
-//! - `cargo xtask ci`: exactly what `.ci/run` runs after installing system packages.
+//! - `cargo xtask ci`: exactly what `.ci/run` runs after installing system packages: a short
+//!   demo run, then `cargo xtask test`, ending with one summary line
+//!   (`tests: N passed, N failed, N skipped`).
 //!
 //! Every command builds with one feature set (`flex,ndarray,wgpu,cuda`), so tests, the demo
 //! and the CUDA compile check share one build of burn.
@@ -46,7 +48,7 @@ fn usage() -> &'static str {
      commands:\n\
      \x20 test [--backend all|flex|ndarray|wgpu|cuda]  run the test suite (default: all = flex, ndarray, wgpu)\n\
      \x20 demo [ARGS]                                  train a fusion model on generated data (ARGS: see --help)\n\
-     \x20 ci                                           what .ci/run runs: the tests, then the demo"
+     \x20 ci                                           what .ci/run runs: the demo, then the tests"
 }
 
 fn workspace_root() -> PathBuf {
@@ -68,6 +70,65 @@ fn cargo(args: &[&str]) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
+}
+
+/// Test counts summed over every `test result:` line cargo printed.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    passed: usize,
+    failed: usize,
+    filtered: usize,
+}
+
+impl Counts {
+    /// Adds the counts of a libtest summary line such as
+    /// `test result: ok. 83 passed; 0 failed; 0 ignored; 0 measured; 23 filtered out; ...`.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(['.', ';']) {
+            let mut words = part.split_whitespace();
+            if let (Some(n), Some(what)) = (words.next().and_then(|n| n.parse::<usize>().ok()), words.next())
+            {
+                match what {
+                    "passed" => self.passed += n,
+                    "failed" => self.failed += n,
+                    "filtered" => self.filtered += n,
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// Runs `cargo test ARGS`, echoing its output, and returns the summed test counts.
+fn cargo_test(args: &[&str]) -> Result<Counts, String> {
+    use std::io::{BufRead, BufReader};
+    println!("xtask: cargo {}", args.join(" "));
+    let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(workspace_root())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    let mut counts = Counts::default();
+    for line in BufReader::new(child.stdout.take().expect("piped stdout")).lines() {
+        let line = line.map_err(|e| format!("reading cargo's output: {e}"))?;
+        counts.add_line(&line);
+        println!("{line}");
+    }
+    let status = child.wait().map_err(|e| format!("waiting for cargo: {e}"))?;
+    if status.success() {
+        Ok(counts)
+    } else {
+        Err(format!(
+            "`cargo {}` failed ({status}): {} passed, {} failed",
+            args.join(" "),
+            counts.passed,
+            counts.failed
+        ))
     }
 }
 
@@ -122,30 +183,33 @@ fn test(args: &[String]) -> Result<(), String> {
         );
     }
     if backend == "cuda" && !Path::new("/proc/driver/nvidia/version").exists() && cfg!(target_os = "linux") {
-        return Err("no NVIDIA driver found (/proc/driver/nvidia/version is missing): the CUDA tests \
+        return Err(
+            "no NVIDIA driver found (/proc/driver/nvidia/version is missing): the CUDA tests \
                     need a machine with an NVIDIA GPU; `cargo xtask test` compiles them without one"
-            .into());
+                .into(),
+        );
     }
+    const OTHERS: &str = "the other backends' tests and the backend-independent ones";
+    let (filter, skipped_note): (&[&str], &str) = match backend {
+        "all" => (
+            &["--skip", "on_cuda"],
+            "the CUDA tests, compiled but not run here: `cargo xtask test --backend cuda` on an NVIDIA GPU",
+        ),
+        "flex" => (&["on_flex"], OTHERS),
+        "ndarray" => (&["on_ndarray"], OTHERS),
+        "wgpu" => (&["on_wgpu"], OTHERS),
+        _ => (&["on_cuda"], OTHERS),
+    };
+    println!("xtask: testing {backend} (filter: {})", filter.join(" "));
     let mut command = vec!["test", "--workspace", "--features", FEATURES, "--"];
-    match backend {
-        "all" => {
-            println!(
-                "xtask: testing flex, ndarray and wgpu; the CUDA tests are compiled but not run \
-                 (run `cargo xtask test --backend cuda` on a machine with an NVIDIA GPU)"
-            );
-            command.extend(["--skip", "on_cuda"]);
-        }
-        one => {
-            println!("xtask: running the {one} backend's tests");
-            command.push(match one {
-                "flex" => "on_flex",
-                "ndarray" => "on_ndarray",
-                "wgpu" => "on_wgpu",
-                _ => "on_cuda",
-            });
-        }
-    }
-    cargo(&command)
+    command.extend(filter);
+    let counts = cargo_test(&command)?;
+    println!("xtask: skipped: {} ({skipped_note})", counts.filtered);
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        counts.passed, counts.failed, counts.filtered
+    );
+    Ok(())
 }
 
 fn demo(args: &[String]) -> Result<(), String> {
@@ -165,7 +229,8 @@ fn demo(args: &[String]) -> Result<(), String> {
     cargo(&command)
 }
 
+/// The demo (a short run), then the whole test suite, whose summary line ends the output.
 fn ci() -> Result<(), String> {
-    test(&[])?;
-    demo(&["--epochs".into(), "8".into()])
+    demo(&["--epochs".into(), "8".into()])?;
+    test(&[])
 }
