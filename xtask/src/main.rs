@@ -4,6 +4,8 @@
 //!   default) runs every test on flex, ndarray and wgpu and compiles, but does not run, the
 //!   CUDA tests (they need an NVIDIA GPU: run `--backend cuda` on one).
 //! - `cargo xtask demo [ARGS]`: the example that trains a fusion model on generated data.
+//! - `cargo xtask bench --backend B [--quick] [--filter PATTERN]`: the benchmarks and their
+//!   report (`bench.rs`, docs/benchmarks.md).
 //! - `cargo xtask ci`: exactly what `.ci/run` runs after installing system packages: a short
 //!   demo run, then `cargo xtask test`, ending with one summary line
 //!   (`tests: N passed, N failed, N skipped`).
@@ -11,12 +13,14 @@
 //! Every command builds with one feature set (`flex,ndarray,wgpu,cuda`), so tests, the demo
 //! and the CUDA compile check share one build of burn.
 
+mod bench;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// The one feature set every command builds with.
 const FEATURES: &str = "mosaic/flex,mosaic/ndarray,mosaic/wgpu,mosaic/cuda";
-const BACKENDS: [&str; 4] = ["flex", "ndarray", "wgpu", "cuda"];
+pub(crate) const BACKENDS: [&str; 4] = ["flex", "ndarray", "wgpu", "cuda"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +38,7 @@ fn run(args: &[String]) -> Result<(), String> {
         Some("test") => test(&args[1..]),
         Some("demo") => demo(&args[1..]),
         Some("ci") => ci(),
+        Some("bench") => bench::run(&args[1..]),
         Some("help") | Some("--help") | Some("-h") | None => {
             println!("{}", usage());
             Ok(())
@@ -48,10 +53,11 @@ fn usage() -> &'static str {
      commands:\n\
      \x20 test [--backend all|flex|ndarray|wgpu|cuda]  run the test suite (default: all = flex, ndarray, wgpu)\n\
      \x20 demo [ARGS]                                  train a fusion model on generated data (ARGS: see --help)\n\
-     \x20 ci                                           what .ci/run runs: the demo, then the tests"
+     \x20 ci                                           what .ci/run runs: the demo, then the tests\n\
+     \x20 bench --backend B [--quick] [--filter PAT]    benchmarks; report in target/mosaic-bench/B/"
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
@@ -132,7 +138,7 @@ fn cargo_test(args: &[&str]) -> Result<Counts, String> {
     }
 }
 
-fn option<'a>(args: &'a [String], name: &str) -> Result<Option<&'a str>, String> {
+pub(crate) fn option<'a>(args: &'a [String], name: &str) -> Result<Option<&'a str>, String> {
     match args.iter().position(|a| a == name) {
         Some(i) => args
             .get(i + 1)
@@ -143,7 +149,7 @@ fn option<'a>(args: &'a [String], name: &str) -> Result<Option<&'a str>, String>
 }
 
 /// Whether a Vulkan driver is installed (an ICD manifest in the standard places).
-fn vulkan_driver_present() -> bool {
+pub(crate) fn vulkan_driver_present() -> bool {
     let dirs = [
         "/usr/share/vulkan/icd.d",
         "/etc/vulkan/icd.d",
@@ -163,6 +169,26 @@ fn vulkan_driver_present() -> bool {
         || cfg!(not(target_os = "linux"))
 }
 
+/// A clear error when `backend` (or `all`) needs a driver this machine does not have.
+pub(crate) fn check_driver(backend: &str) -> Result<(), String> {
+    if (backend == "all" || backend == "wgpu") && !vulkan_driver_present() {
+        return Err(
+            "no Vulkan driver found, so the wgpu backend cannot run: install one \
+             (Debian/Ubuntu without a GPU: `apt-get install mesa-vulkan-drivers`, \
+             Mesa's software device), or pick a CPU backend with `--backend flex`"
+                .into(),
+        );
+    }
+    if backend == "cuda" && !Path::new("/proc/driver/nvidia/version").exists() && cfg!(target_os = "linux") {
+        return Err(
+            "no NVIDIA driver found (/proc/driver/nvidia/version is missing): the cuda backend \
+             needs a machine with an NVIDIA GPU; `cargo xtask test` still compiles the CUDA tests"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 fn test(args: &[String]) -> Result<(), String> {
     if let Some(unknown) = args.iter().step_by(2).find(|a| *a != "--backend") {
         return Err(format!("unknown option `{unknown}`\n{}", usage()));
@@ -174,21 +200,7 @@ fn test(args: &[String]) -> Result<(), String> {
             BACKENDS.join(", ")
         ));
     }
-    if (backend == "all" || backend == "wgpu") && !vulkan_driver_present() {
-        return Err(
-            "no Vulkan driver found, so the wgpu tests cannot run: install one \
-                    (Debian/Ubuntu without a GPU: `apt-get install mesa-vulkan-drivers`, \
-                    Mesa's software device), or pick a CPU backend with `--backend flex`"
-                .into(),
-        );
-    }
-    if backend == "cuda" && !Path::new("/proc/driver/nvidia/version").exists() && cfg!(target_os = "linux") {
-        return Err(
-            "no NVIDIA driver found (/proc/driver/nvidia/version is missing): the CUDA tests \
-                    need a machine with an NVIDIA GPU; `cargo xtask test` compiles them without one"
-                .into(),
-        );
-    }
+    check_driver(backend)?;
     const OTHERS: &str = "the other backends' tests and the backend-independent ones";
     let (filter, skipped_note): (&[&str], &str) = match backend {
         "all" => (

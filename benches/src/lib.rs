@@ -1,0 +1,257 @@
+//! The benchmark cases of mosaic's fusion layers, their FLOP counts, and what runs in each
+//! timed iteration. `benches/fusion.rs` registers them with criterion; `cargo xtask bench`
+//! runs it and writes the report (see `docs/benchmarks.md`).
+//!
+//! FLOPs are counted from each layer's formula (a multiply-add is 2 FLOPs):
+//!
+//! | layer | forward FLOPs |
+//! |---|---|
+//! | tensor fusion, bilinear | `2·B·P·O` (the GEMM with the flattened outer product; building it, `B·P` more, is not counted) |
+//! | low-rank fusion | `Σ_m 2·B·(d_m+1)·R·O` (projections) `+ (M−1)·B·R·O` (products) `+ 2·B·R·O` (rank sum) |
+//! | element-wise (projected) | `Σ_m 2·B·d_m·k + (M−1)·B·k` |
+//! | MLP fusion | `Σ_layers 2·B·in·out` |
+//! | concat | 0 (pure data movement: no GFLOP/s) |
+//!
+//! A training step (forward + backward, loss `Σ h`) is counted as 3× the forward FLOPs, the
+//! usual convention (the backward of a GEMM is two GEMMs of the same size).
+//! The matmul reference is the backend's own `[B, K] × [K, N]` on the layer's equivalent
+//! GEMM shape (`K = P`, `N = O` for tensor fusion), so "% of matmul" says how close the
+//! layer comes to what the backend's matmul reaches on the same work.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Distribution, Tensor};
+use mosaic::fusion::{
+    BilinearConfig, ConcatConfig, ElementwiseConfig, Fusion, LowRankFusionConfig, MlpFusionConfig,
+    TensorFusionConfig,
+};
+use mosaic::{FusionBackend, Result};
+
+/// A fusion layer kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// [`mosaic::fusion::Concat`].
+    Concat,
+    /// [`mosaic::fusion::Elementwise`], sum, projected to the output width.
+    Sum,
+    /// [`mosaic::fusion::Elementwise`], product, projected to the output width.
+    Product,
+    /// [`mosaic::fusion::MlpFusion`] with one hidden layer of the output width.
+    Mlp,
+    /// [`mosaic::fusion::Bilinear`].
+    Bilinear,
+    /// [`mosaic::fusion::TensorFusion`].
+    TensorFusion,
+    /// [`mosaic::fusion::LowRankFusion`].
+    LowRank,
+}
+
+impl Layer {
+    /// Short name used in benchmark ids and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Concat => "concat",
+            Layer::Sum => "sum",
+            Layer::Product => "product",
+            Layer::Mlp => "mlp",
+            Layer::Bilinear => "bilinear",
+            Layer::TensorFusion => "tfn",
+            Layer::LowRank => "lmf",
+        }
+    }
+}
+
+/// One benchmarked configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// The layer.
+    pub layer: Layer,
+    /// Modality widths `d_m`.
+    pub dims: Vec<usize>,
+    /// Output width `O`.
+    pub d_output: usize,
+    /// Rank `R` (low-rank fusion only).
+    pub rank: usize,
+    /// Batch size `B`.
+    pub batch: usize,
+}
+
+impl Case {
+    /// `layer/d1x d2x…-oO[-rR]`, the benchmark group.
+    pub fn group(&self) -> String {
+        let dims: Vec<String> = self.dims.iter().map(usize::to_string).collect();
+        let rank = if self.layer == Layer::LowRank {
+            format!("-r{}", self.rank)
+        } else {
+            String::new()
+        };
+        format!(
+            "{}/{}-o{}{rank}",
+            self.layer.name(),
+            dims.join("x"),
+            self.d_output
+        )
+    }
+
+    fn fused_width(&self) -> usize {
+        self.dims.iter().map(|d| d + 1).product()
+    }
+
+    /// Forward FLOPs (see the crate documentation).
+    pub fn forward_flops(&self) -> f64 {
+        let (b, o, r) = (self.batch as f64, self.d_output as f64, self.rank as f64);
+        let m = self.dims.len() as f64;
+        let sum_d: f64 = self.dims.iter().map(|&d| d as f64).sum();
+        match self.layer {
+            Layer::Concat => 0.0,
+            Layer::Sum | Layer::Product => 2.0 * b * sum_d * o + (m - 1.0) * b * o,
+            Layer::Mlp => 2.0 * b * sum_d * o + 2.0 * b * o * o,
+            Layer::Bilinear | Layer::TensorFusion => 2.0 * b * self.fused_width() as f64 * o,
+            Layer::LowRank => {
+                let projections: f64 = self
+                    .dims
+                    .iter()
+                    .map(|&d| 2.0 * b * (d as f64 + 1.0) * r * o)
+                    .sum();
+                projections + (m - 1.0) * b * r * o + 2.0 * b * r * o
+            }
+        }
+    }
+
+    /// The equivalent GEMM `[B, K] × [K, N]` as `(B, K, N)`.
+    pub fn gemm_shape(&self) -> (usize, usize, usize) {
+        let sum_d: usize = self.dims.iter().sum();
+        match self.layer {
+            Layer::Bilinear | Layer::TensorFusion => (self.batch, self.fused_width(), self.d_output),
+            Layer::LowRank => (
+                self.batch,
+                self.dims.iter().map(|d| d + 1).sum(),
+                self.rank * self.d_output,
+            ),
+            _ => (self.batch, sum_d, self.d_output),
+        }
+    }
+
+    /// Builds the layer on `device`.
+    pub fn build<B: FusionBackend>(&self, device: &B::Device) -> Result<Box<dyn Fusion<B>>> {
+        let (dims, o) = (self.dims.clone(), self.d_output);
+        Ok(match self.layer {
+            Layer::Concat => Box::new(ConcatConfig::new(dims).init()?),
+            Layer::Sum => Box::new(
+                ElementwiseConfig::sum(dims)
+                    .with_projection_dim(Some(o))
+                    .init(device)?,
+            ),
+            Layer::Product => Box::new(
+                ElementwiseConfig::product(dims)
+                    .with_projection_dim(Some(o))
+                    .init(device)?,
+            ),
+            Layer::Mlp => Box::new(MlpFusionConfig::new(dims, vec![o], o).init(device)?),
+            Layer::Bilinear => Box::new(BilinearConfig::new(dims[0], dims[1], o).init(device)?),
+            Layer::TensorFusion => Box::new(TensorFusionConfig::new(dims, o).init(device)?),
+            Layer::LowRank => Box::new(LowRankFusionConfig::new(dims, o, self.rank).init(device)?),
+        })
+    }
+
+    /// Random inputs, one `[B, d_m]` tensor per modality.
+    pub fn inputs<B: Backend>(&self, device: &B::Device) -> Vec<Tensor<B, 2>> {
+        self.dims
+            .iter()
+            .map(|&d| Tensor::random([self.batch, d], Distribution::Uniform(-1.0, 1.0), device))
+            .collect()
+    }
+}
+
+/// The benchmark plan. Shapes: CMU-MOSI-like (32/32/128 and 4/16/128, out 128, LMF rank 32),
+/// a bilinear shape (256/256, out 128), a wide low-rank shape (1024/1024, out 512, rank 16),
+/// and a batch sweep of tensor and low-rank fusion at 32/32/128 (1 to 4096). `quick` runs
+/// the same shapes at smaller batches (sweep 1 to 16) so that a software GPU finishes too.
+pub fn plan(quick: bool) -> Vec<Case> {
+    let case = |layer, dims: &[usize], d_output, rank, batch| Case {
+        layer,
+        dims: dims.to_vec(),
+        d_output,
+        rank,
+        batch,
+    };
+    let mosi = [32, 32, 128];
+    // `quick` keeps every shape but at batch sizes a software GPU (lavapipe) gets through.
+    let (batch, small, wide, batches): (usize, usize, usize, &[usize]) = if quick {
+        (256, 64, 16, &[1, 4, 16])
+    } else {
+        (256, 256, 256, &[1, 4, 16, 64, 256, 1024, 4096])
+    };
+    let mut cases = Vec::new();
+    for dims in [&mosi[..], &[4, 16, 128]] {
+        for layer in [Layer::Concat, Layer::Sum, Layer::Product, Layer::Mlp] {
+            cases.push(case(layer, dims, 128, 0, batch));
+        }
+    }
+    cases.push(case(Layer::TensorFusion, &[4, 16, 128], 128, 0, small));
+    cases.push(case(Layer::LowRank, &[4, 16, 128], 128, 32, small));
+    cases.push(case(
+        Layer::Bilinear,
+        &[256, 256],
+        128,
+        0,
+        if quick { 8 } else { 256 },
+    ));
+    cases.push(case(Layer::LowRank, &[1024, 1024], 512, 16, wide));
+    for &batch in batches {
+        cases.push(case(Layer::TensorFusion, &mosi, 128, 0, batch));
+        cases.push(case(Layer::LowRank, &mosi, 128, 32, batch));
+    }
+    cases
+}
+
+/// The process's peak resident memory since the last [`reset_peak_memory`], in bytes
+/// (Linux; `None` elsewhere).
+pub fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Resets the peak that [`peak_memory`] reports to the current resident size (Linux ≥ 4.0).
+pub fn reset_peak_memory() {
+    // Writing 5 to clear_refs resets VmHWM; without permission the peak keeps growing.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Current resident memory in bytes (Linux; `None` elsewhere).
+pub fn resident_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensor_fusion_flops_match_the_gemm() {
+        let case = Case {
+            layer: Layer::TensorFusion,
+            dims: vec![32, 32, 128],
+            d_output: 128,
+            rank: 0,
+            batch: 256,
+        };
+        let (b, k, n) = case.gemm_shape();
+        assert_eq!((b, k, n), (256, 33 * 33 * 129, 128));
+        assert_eq!(case.forward_flops(), 2.0 * (b * k * n) as f64);
+    }
+
+    #[test]
+    fn group_names_are_unique_per_batch() {
+        let plan = plan(false);
+        let mut ids: Vec<(String, usize)> = plan.iter().map(|c| (c.group(), c.batch)).collect();
+        ids.sort();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), before);
+    }
+}
