@@ -100,6 +100,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("the benchmarks failed ({status}); see the lines above"));
     }
 
+    if !out.join("cases.tsv").exists() {
+        return Err(format!(
+            "the filter `{filter}` matches no benchmark case (ids look like `tfn/32x32x128-o128/64`)"
+        ));
+    }
     let rows = read_rows(&out, &criterion_home)?;
     let device = rows.first().map_or("?", |r| r.device.as_str()).to_string();
     std::fs::write(
