@@ -207,8 +207,13 @@ pub fn plan(quick: bool) -> Vec<Case> {
 /// The process's peak resident memory since the last [`reset_peak_memory`], in bytes
 /// (Linux; `None` elsewhere).
 pub fn peak_memory() -> Option<u64> {
+    proc_status_bytes("VmHWM:")
+}
+
+/// A `kB` field of `/proc/self/status`, in bytes.
+fn proc_status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
@@ -221,10 +226,7 @@ pub fn reset_peak_memory() {
 
 /// Current resident memory in bytes (Linux; `None` elsewhere).
 pub fn resident_memory() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    proc_status_bytes("VmRSS:")
 }
 
 #[cfg(test)]
