@@ -4,9 +4,10 @@
 //!
 //! - `MOSAIC_BENCH_BACKEND`: flex | ndarray | wgpu | cuda
 //! - `MOSAIC_BENCH_QUICK`: `1` for the short plan and short measurements
-//! - `MOSAIC_BENCH_FILTER`: substring of `group/batch` ids to keep
-//! - `MOSAIC_BENCH_OUT`: folder for `cases.tsv` (one line per case: id, FLOPs, GEMM shape,
-//!   peak memory), which `cargo xtask bench` joins with criterion's estimates; not written
+//! - `MOSAIC_BENCH_FILTER`: comma-separated substrings of `group/batch` ids; a case runs
+//!   when its id contains any of them
+//! - `MOSAIC_BENCH_OUT`: folder for `cases.tsv` (one line per case: id, path, FLOPs, GEMM
+//!   shape, peak memory), which `cargo xtask bench` joins with criterion's estimates; not written
 //!   when the filter selects no case.
 
 use burn::backend::Autodiff;
@@ -152,8 +153,9 @@ where
     let peak = B::step_peak(device, &mut || drop(step()));
     writeln!(
         out,
-        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
         case.group(),
+        case.path.name(),
         case.batch,
         case.forward_flops(),
         3.0 * case.forward_flops(),
@@ -171,7 +173,10 @@ fn run<B: FusionBackend + MemoryProbe>(device: B::Device) {
     let out_dir = std::path::PathBuf::from(std::env::var("MOSAIC_BENCH_OUT").unwrap_or_else(|_| ".".into()));
     let cases: Vec<Case> = plan(quick)
         .into_iter()
-        .filter(|case| format!("{}/{}", case.group(), case.batch).contains(&filter))
+        .filter(|case| {
+            let id = format!("{}/{}", case.group(), case.batch);
+            filter.split(',').any(|pattern| id.contains(pattern))
+        })
         .collect();
     if cases.is_empty() {
         // No cases.tsv is written: `cargo xtask bench` reports the empty selection.

@@ -20,11 +20,13 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
+use burn::module::Param;
 use mosaic::fusion::{
-    BilinearConfig, ConcatConfig, ElementwiseConfig, Fusion, LowRankFusionConfig, MlpFusionConfig,
-    TensorFusionConfig,
+    BilinearConfig, ConcatConfig, ElementwiseConfig, Fusion, LowRankFusion, LowRankFusionConfig,
+    MlpFusionConfig, TensorFusion, TensorFusionConfig,
 };
 use mosaic::{FusionBackend, Result};
+use mosaic_kernels::composite;
 
 /// A fusion layer kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +62,25 @@ impl Layer {
     }
 }
 
+/// Which implementation of tensor fusion / low-rank fusion a case runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// What the layers run: the backend's fused op (`mosaic_kernels::FusionBackend`).
+    Fused,
+    /// The textbook form, `mosaic_kernels::composite`: explicit outer product, burn's autodiff.
+    Composite,
+}
+
+impl Path {
+    /// `fused` or `composite`, as in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Path::Fused => "fused",
+            Path::Composite => "composite",
+        }
+    }
+}
+
 /// One benchmarked configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Case {
@@ -73,10 +94,12 @@ pub struct Case {
     pub rank: usize,
     /// Batch size `B`.
     pub batch: usize,
+    /// Fused or composite (only tensor fusion, bilinear and low-rank fusion have both).
+    pub path: Path,
 }
 
 impl Case {
-    /// `layer/d1x d2x…-oO[-rR]`, the benchmark group.
+    /// `layer/d1x d2x…-oO[-rR]`, plus `/composite` on the composite path: the benchmark group.
     pub fn group(&self) -> String {
         let dims: Vec<String> = self.dims.iter().map(usize::to_string).collect();
         let rank = if self.layer == Layer::LowRank {
@@ -84,8 +107,12 @@ impl Case {
         } else {
             String::new()
         };
+        let path = match self.path {
+            Path::Fused => "",
+            Path::Composite => "/composite",
+        };
         format!(
-            "{}/{}-o{}{rank}",
+            "{}/{}-o{}{rank}{path}",
             self.layer.name(),
             dims.join("x"),
             self.d_output
@@ -131,9 +158,11 @@ impl Case {
         }
     }
 
-    /// Builds the layer on `device`.
+    /// Builds the layer on `device`; on the composite path, wrapped so that its forward pass
+    /// is `mosaic_kernels::composite` on the layer's parameters.
     pub fn build<B: FusionBackend>(&self, device: &B::Device) -> Result<Box<dyn Fusion<B>>> {
         let (dims, o) = (self.dims.clone(), self.d_output);
+        let composite = self.path == Path::Composite;
         Ok(match self.layer {
             Layer::Concat => Box::new(ConcatConfig::new(dims).init()?),
             Layer::Sum => Box::new(
@@ -147,9 +176,27 @@ impl Case {
                     .init(device)?,
             ),
             Layer::Mlp => Box::new(MlpFusionConfig::new(dims, vec![o], o).init(device)?),
-            Layer::Bilinear => Box::new(BilinearConfig::new(dims[0], dims[1], o).init(device)?),
-            Layer::TensorFusion => Box::new(TensorFusionConfig::new(dims, o).init(device)?),
-            Layer::LowRank => Box::new(LowRankFusionConfig::new(dims, o, self.rank).init(device)?),
+            Layer::Bilinear => {
+                let layer = BilinearConfig::new(dims[0], dims[1], o).init(device)?;
+                match composite {
+                    true => Box::new(Composite::TensorFusion(layer.fusion)),
+                    false => Box::new(layer),
+                }
+            }
+            Layer::TensorFusion => {
+                let layer = TensorFusionConfig::new(dims, o).init(device)?;
+                match composite {
+                    true => Box::new(Composite::TensorFusion(layer)),
+                    false => Box::new(layer),
+                }
+            }
+            Layer::LowRank => {
+                let layer = LowRankFusionConfig::new(dims, o, self.rank).init(device)?;
+                match composite {
+                    true => Box::new(Composite::LowRank(layer)),
+                    false => Box::new(layer),
+                }
+            }
         })
     }
 
@@ -159,6 +206,41 @@ impl Case {
             .iter()
             .map(|&d| Tensor::random([self.batch, d], Distribution::Uniform(-1.0, 1.0), device))
             .collect()
+    }
+}
+
+/// A tensor-fusion or low-rank-fusion layer whose forward pass is the composite reference.
+enum Composite<B: Backend> {
+    TensorFusion(TensorFusion<B>),
+    LowRank(LowRankFusion<B>),
+}
+
+impl<B: FusionBackend> Fusion<B> for Composite<B> {
+    fn modality_dims(&self) -> &[usize] {
+        match self {
+            Composite::TensorFusion(layer) => layer.modality_dims(),
+            Composite::LowRank(layer) => layer.modality_dims(),
+        }
+    }
+
+    fn output_dim(&self) -> usize {
+        match self {
+            Composite::TensorFusion(layer) => layer.output_dim(),
+            Composite::LowRank(layer) => layer.output_dim(),
+        }
+    }
+
+    fn forward(&self, inputs: &[Tensor<B, 2>]) -> Result<Tensor<B, 2>> {
+        Ok(match self {
+            Composite::TensorFusion(tfn) => {
+                let bias = tfn.bias.as_ref().map(Param::val);
+                composite::tensor_fusion(inputs, tfn.effective_weight(), bias)
+            }
+            Composite::LowRank(lmf) => {
+                let factors: Vec<_> = lmf.factors.iter().map(Param::val).collect();
+                composite::low_rank_fusion(inputs, &factors, lmf.rank_weights.val(), lmf.bias.val())
+            }
+        })
     }
 }
 
@@ -173,6 +255,7 @@ pub fn plan(quick: bool) -> Vec<Case> {
         d_output,
         rank,
         batch,
+        path: Path::Fused,
     };
     let mosi = [32, 32, 128];
     // `quick` keeps every shape but at batch sizes a software GPU (lavapipe) gets through.
@@ -201,6 +284,13 @@ pub fn plan(quick: bool) -> Vec<Case> {
         cases.push(case(Layer::TensorFusion, &mosi, 128, 0, batch));
         cases.push(case(Layer::LowRank, &mosi, 128, 32, batch));
     }
+    // Every tensor-fusion, bilinear and low-rank case also on the composite path.
+    let composite: Vec<Case> = cases
+        .iter()
+        .filter(|c| matches!(c.layer, Layer::TensorFusion | Layer::Bilinear | Layer::LowRank))
+        .map(|c| Case { path: Path::Composite, ..c.clone() })
+        .collect();
+    cases.extend(composite);
     cases
 }
 
@@ -241,6 +331,7 @@ mod tests {
             d_output: 128,
             rank: 0,
             batch: 256,
+            path: Path::Fused,
         };
         let (b, k, n) = case.gemm_shape();
         assert_eq!((b, k, n), (256, 33 * 33 * 129, 128));

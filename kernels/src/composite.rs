@@ -12,18 +12,29 @@ pub fn prepend_one<B: Backend>(z: Tensor<B, 2>) -> Tensor<B, 2> {
     Tensor::cat(vec![ones, z], 1)
 }
 
+/// `∂z = ∂ẑ[:, 1..]`: the gradient of [`prepend_one`]'s input (the constant 1 has none).
+/// `[B, d + 1]` -> `[B, d]`.
+pub fn drop_constant<B: Backend>(hat_grad: Tensor<B, 2>) -> Tensor<B, 2> {
+    let [rows, width] = hat_grad.dims();
+    hat_grad.slice([0..rows, 1..width])
+}
+
 /// Row-major flattened outer product `vec(ẑ_1 ⊗ … ⊗ ẑ_M)`: `[B, d_m]`… -> `[B, P]`.
 ///
 /// Materialises the whole `[B, P]` tensor; this is the memory cost the fused kernels avoid.
 pub fn outer_product<B: Backend>(inputs: &[Tensor<B, 2>]) -> Tensor<B, 2> {
-    let mut modalities = inputs.iter().cloned().map(prepend_one);
-    let first = modalities
-        .next()
-        .expect("tensor fusion needs at least one modality");
-    modalities.fold(first, |acc, next| {
+    let hats: Vec<Tensor<B, 2>> = inputs.iter().cloned().map(prepend_one).collect();
+    flat_outer_product(&hats)
+}
+
+/// Row-major flattened outer product of vectors as given (no 1 prepended):
+/// `[B, w_1]`, …, `[B, w_k]` -> `[B, Π w_m]`. Panics when `vectors` is empty.
+pub fn flat_outer_product<B: Backend>(vectors: &[Tensor<B, 2>]) -> Tensor<B, 2> {
+    let (first, rest) = vectors.split_first().expect("an outer product needs at least one vector");
+    rest.iter().fold(first.clone(), |acc, next| {
         let [batch, p] = acc.dims();
         let [_, d] = next.dims();
-        (acc.unsqueeze_dim::<3>(2) * next.unsqueeze_dim::<3>(1)).reshape([batch, p * d])
+        (acc.reshape([batch, p, 1]) * next.clone().reshape([batch, 1, d])).reshape([batch, p * d])
     })
 }
 

@@ -2,20 +2,31 @@
 //!
 //! The fusion layers of the `mosaic` crate never compute tensor fusion or low-rank fusion
 //! with plain tensor code themselves: they call the two operations of [`FusionBackend`].
-//! Each backend either keeps the provided composite implementation (built from ordinary
-//! burn tensor operations, see [`composite`]) or overrides it with a fused one.
+//! Neither op ever builds the `[B, P]` outer product of tensor fusion, forward or backward.
 //!
-//! | backend | implementation |
-//! |---|---|
-//! | `Flex`, `NdArray` | composite |
-//! | `CubeBackend` (wgpu, cuda; burn's `fusion` feature off) | composite |
-//! | `Autodiff<B>` | composite, differentiated by burn's autodiff |
+//! | backend | forward | backward |
+//! |---|---|---|
+//! | `Flex` (f32) | the same formulations on raw memory with AVX-512 GEMMs ([`cpu`]) | hand-written, same place |
+//! | `NdArray`, any other backend | GEMM formulations ([`tensor_fusion`], [`low_rank`]), batch in chunks | the same formulations' hand-written gradients |
+//! | `CubeBackend` (wgpu, cuda; burn's `fusion` feature off) | cubecl kernels (`cube`) | the GEMM formulations on the backend's matmul |
+//! | `Autodiff<B>` | `B`'s forward, recorded as one graph node | `B`'s [`FusionBackend::tensor_fusion_backward`] / [`FusionBackend::low_rank_fusion_backward`] |
 //!
-//! Because every op is a trait method with a default body, adding a fused kernel for one
-//! backend is a matter of overriding the method in that backend's `impl` block.
+//! [`composite`] keeps the textbook implementation (explicit outer product) as the
+//! reference the tests compare against. `docs/kernels.md` describes each algorithm, its
+//! memory traffic and its measured speed.
 
+mod autodiff;
 mod backends;
 pub mod composite;
+#[cfg(feature = "flex")]
+pub mod cpu;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+pub mod cube;
+pub mod low_rank;
+pub mod tensor_fusion;
+
+pub use low_rank::LowRankFusionGrads;
+pub use tensor_fusion::TensorFusionGrads;
 
 use burn::tensor::{backend::Backend, Tensor};
 
@@ -40,7 +51,18 @@ pub trait FusionBackend: Backend {
         weight: Tensor<Self, 2>,
         bias: Option<Tensor<Self, 1>>,
     ) -> Tensor<Self, 2> {
-        composite::tensor_fusion(inputs, weight, bias)
+        tensor_fusion::forward(inputs, weight, bias)
+    }
+
+    /// Gradients of [`tensor_fusion`](Self::tensor_fusion) with respect to every input and
+    /// the weight and bias, given `grad = ∂L/∂h` `[B, O]`. Never builds the `[B, P]` outer
+    /// product. Used by `Autodiff<Self>`.
+    fn tensor_fusion_backward(
+        inputs: &[Tensor<Self, 2>],
+        weight: Tensor<Self, 2>,
+        grad: Tensor<Self, 2>,
+    ) -> TensorFusionGrads<Self> {
+        tensor_fusion::backward(inputs, weight, grad)
     }
 
     /// Low-rank multimodal fusion (Liu et al. 2018):
@@ -54,6 +76,18 @@ pub trait FusionBackend: Backend {
         rank_weights: Tensor<Self, 2>,
         bias: Tensor<Self, 2>,
     ) -> Tensor<Self, 2> {
-        composite::low_rank_fusion(inputs, factors, rank_weights, bias)
+        low_rank::forward(inputs, factors, rank_weights, bias)
+    }
+
+    /// Gradients of [`low_rank_fusion`](Self::low_rank_fusion) with respect to every input,
+    /// factor, the rank weights and the bias, given `grad = ∂L/∂h` `[B, O]`. Used by
+    /// `Autodiff<Self>`.
+    fn low_rank_fusion_backward(
+        inputs: &[Tensor<Self, 2>],
+        factors: &[Tensor<Self, 3>],
+        rank_weights: Tensor<Self, 2>,
+        grad: Tensor<Self, 2>,
+    ) -> LowRankFusionGrads<Self> {
+        low_rank::backward(inputs, factors, rank_weights, grad)
     }
 }

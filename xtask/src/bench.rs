@@ -11,6 +11,8 @@ use std::process::Command;
 /// One benchmark case's results.
 struct Row {
     group: String,
+    /// `fused` or `composite`.
+    path: String,
     batch: usize,
     forward_flops: f64,
     train_flops: f64,
@@ -30,6 +32,11 @@ impl Row {
 
     fn samples_per_second(&self, i: usize) -> f64 {
         self.batch as f64 / self.seconds[i]
+    }
+
+    /// The group without its `/composite` suffix: layer and shape.
+    fn case(&self) -> &str {
+        self.group.strip_suffix("/composite").unwrap_or(&self.group)
     }
 
     /// Forward GFLOP/s as a share of the matmul's on the equivalent GEMM.
@@ -102,7 +109,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     if !out.join("cases.tsv").exists() {
         return Err(format!(
-            "the filter `{filter}` matches no benchmark case (ids look like `tfn/32x32x128-o128/64`)"
+            "the filter `{filter}` matches no benchmark case (ids look like `tfn/32x32x128-o128/64` and `tfn/32x32x128-o128/composite/64`; commas separate alternatives)"
         ));
     }
     let rows = read_rows(&out, &criterion_home)?;
@@ -152,11 +159,11 @@ fn read_rows(out: &Path, criterion_home: &Path) -> Result<Vec<Row>, String> {
         .lines()
         .map(|line| {
             let f: Vec<&str> = line.split('\t').collect();
-            if f.len() != 8 {
+            if f.len() != 9 {
                 return Err(format!("cases.tsv: malformed line `{line}`"));
             }
             let number = |s: &str| s.parse::<f64>().map_err(|e| format!("cases.tsv: `{s}`: {e}"));
-            let batch: usize = f[1].parse().map_err(|e| format!("cases.tsv: `{}`: {e}", f[1]))?;
+            let batch: usize = f[2].parse().map_err(|e| format!("cases.tsv: `{}`: {e}", f[2]))?;
             // criterion replaces '/' in group names with '_'.
             let dir = criterion_home.join(f[0].replace('/', "_"));
             let mut seconds = [0.0; 3];
@@ -166,13 +173,14 @@ fn read_rows(out: &Path, criterion_home: &Path) -> Result<Vec<Row>, String> {
             }
             Ok(Row {
                 group: f[0].to_string(),
+                path: f[1].to_string(),
                 batch,
-                forward_flops: number(f[2])?,
-                train_flops: number(f[3])?,
-                gemm_flops: number(f[4])?,
-                gemm_shape: f[5].to_string(),
-                peak_bytes: f[6].parse().ok(),
-                device: f[7].to_string(),
+                forward_flops: number(f[3])?,
+                train_flops: number(f[4])?,
+                gemm_flops: number(f[5])?,
+                gemm_shape: f[6].to_string(),
+                peak_bytes: f[7].parse().ok(),
+                device: f[8].to_string(),
                 seconds,
             })
         })
@@ -193,7 +201,7 @@ fn report_json(backend: &str, device: &str, quick: bool, rows: &[Row]) -> String
         device.replace('"', "'")
     );
     for (i, r) in rows.iter().enumerate() {
-        let (layer, shape) = r.group.split_once('/').unwrap_or((&r.group, ""));
+        let (layer, shape) = r.case().split_once('/').unwrap_or((&r.group, ""));
         let pass = |name: &str, k: usize| {
             format!(
                 "\"{name}\": {{\"seconds\": {}, \"samples_per_second\": {}, \"gflops\": {}}}",
@@ -204,10 +212,11 @@ fn report_json(backend: &str, device: &str, quick: bool, rows: &[Row]) -> String
         };
         let _ = write!(
             json,
-            "    {{\"layer\": \"{layer}\", \"shape\": \"{shape}\", \"batch\": {}, \"path\": \"composite\", \
+            "    {{\"layer\": \"{layer}\", \"shape\": \"{shape}\", \"batch\": {}, \"path\": \"{}\", \
              \"forward_flops\": {}, \"train_flops\": {}, \"gemm_shape\": \"{}\", {}, {}, {}, \
              \"percent_of_matmul\": {}, \"peak_memory_bytes\": {}}}{}\n",
             r.batch,
+            r.path,
             json_number(r.forward_flops),
             json_number(r.train_flops),
             r.gemm_shape,
@@ -227,8 +236,8 @@ fn report_markdown(backend: &str, device: &str, rows: &[Row]) -> String {
         "Backend `{backend}` ({device}). Times are criterion's mean per iteration; GFLOP/s from the \
          formula FLOPs (docs/benchmarks.md); % = forward GFLOP/s over the backend's matmul on the \
          equivalent GEMM; memory = peak of one training step.\n\n\
-         | case | batch | forward ms | samples/s | GFLOP/s | train ms | train GFLOP/s | matmul GFLOP/s | % of matmul | peak MiB |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+         | case | path | batch | forward ms | samples/s | GFLOP/s | train ms | train GFLOP/s | matmul GFLOP/s | % of matmul | peak MiB |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     );
     for r in rows {
         let gf = |k: usize| {
@@ -240,8 +249,9 @@ fn report_markdown(backend: &str, device: &str, rows: &[Row]) -> String {
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {:.3} | {:.0} | {} | {:.3} | {} | {:.1} | {} | {} |",
-            r.group,
+            "| {} | {} | {} | {:.3} | {:.0} | {} | {:.3} | {} | {:.1} | {} | {} |",
+            r.case(),
+            r.path,
             r.batch,
             r.seconds[0] * 1e3,
             r.samples_per_second(0),
@@ -252,6 +262,40 @@ fn report_markdown(backend: &str, device: &str, rows: &[Row]) -> String {
             r.percent_of_matmul().map_or("–".into(), |p| format!("{p:.0}%")),
             r.peak_bytes
                 .map_or("–".into(), |b| format!("{:.1}", b as f64 / 1048576.0)),
+        );
+    }
+    md + &fused_vs_composite(rows)
+}
+
+/// The fused path against the composite path on each case that ran both: speed-ups
+/// (composite time / fused time, > 1 when fused is faster) and memory ratio.
+fn fused_vs_composite(rows: &[Row]) -> String {
+    let mut md = String::new();
+    for fused in rows.iter().filter(|r| r.path == "fused") {
+        let Some(composite) = rows
+            .iter()
+            .find(|r| r.path == "composite" && r.case() == fused.case() && r.batch == fused.batch)
+        else {
+            continue;
+        };
+        if md.is_empty() {
+            md.push_str(
+                "\nFused vs composite (same run): speed-up = composite time / fused time; \
+                 memory = fused step peak / composite step peak.\n\n\
+                 | case | batch | forward speed-up | train speed-up | memory |\n|---|---:|---:|---:|---:|\n",
+            );
+        }
+        let memory = match (fused.peak_bytes, composite.peak_bytes) {
+            (Some(f), Some(c)) if c > 0 => format!("{:.1}%", 100.0 * f as f64 / c as f64),
+            _ => "–".into(),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.2}× | {:.2}× | {memory} |",
+            fused.case(),
+            fused.batch,
+            composite.seconds[0] / fused.seconds[0],
+            composite.seconds[1] / fused.seconds[1],
         );
     }
     md

@@ -153,22 +153,32 @@ pub struct Outcome {
 impl Outcome {
     /// Asserts that two outcomes agree within `tol`.
     pub fn assert_close(&self, expected: &Outcome, tol: f64) {
-        assert_close("output", &self.output, &expected.output, tol);
-        assert_eq!(self.input_grads.len(), expected.input_grads.len());
+        self.assert_close_in("", expected, tol);
+    }
+
+    /// [`Outcome::assert_close`], with `case` (e.g. the shapes) in every failure message.
+    pub fn assert_close_in(&self, case: &str, expected: &Outcome, tol: f64) {
+        assert_close(&format!("{case} output"), &self.output, &expected.output, tol);
+        assert_eq!(self.input_grads.len(), expected.input_grads.len(), "{case}");
         for (i, (a, e)) in self.input_grads.iter().zip(&expected.input_grads).enumerate() {
-            assert_close(&format!("input {i} gradient"), a, e, tol);
+            assert_close(&format!("{case} input {i} gradient"), a, e, tol);
         }
-        assert_eq!(self.param_grads.len(), expected.param_grads.len());
+        assert_eq!(self.param_grads.len(), expected.param_grads.len(), "{case}");
         for (k, (a, e)) in self.param_grads.iter().zip(&expected.param_grads).enumerate() {
-            assert_close(&format!("parameter {k} gradient"), a, e, tol);
+            assert_close(&format!("{case} parameter {k} gradient"), a, e, tol);
         }
     }
 }
 
 const LOSS_SEED: u64 = 0xC0FFEE;
 
+/// The fixed random `c` of the test loss `Σ c ⊙ output`, i.e. `∂loss/∂output`.
+pub fn loss_weights<B: Backend>(shape: [usize; 2], device: &B::Device) -> Tensor<B, 2> {
+    tensor(LOSS_SEED, shape, device)
+}
+
 fn loss<B: Backend>(output: Tensor<B, 2>) -> Tensor<B, 1> {
-    let weights = tensor(LOSS_SEED, output.dims(), &output.device());
+    let weights = loss_weights(output.dims(), &output.device());
     (output * weights).sum()
 }
 

@@ -49,18 +49,22 @@ fn elementwise() {
     }
 }
 
+/// Ranks 1 to 64, 2 to 5 modalities, batch 1 and 3: the fused op's hand-written backward.
 #[test]
 fn low_rank_fusion() {
     let device = reference_device();
-    let layer = randomize(
-        LowRankFusionConfig::new(vec![2, 3, 2], 4, 3)
-            .init::<Reference>(&device)
-            .unwrap(),
-        11,
-    );
-    check_finite_differences(layer, &modality_inputs(20, &[2, 3, 2], 3, &device), |l, x| {
-        l.forward(x)
-    });
+    for (dims, rank, batch) in [
+        (vec![2, 3, 2], 3, 3),
+        (vec![1, 2], 1, 1),
+        (vec![2, 1, 2, 1], 64, 1),
+        (vec![1, 2, 1, 2, 1], 5, 3),
+    ] {
+        let config = LowRankFusionConfig::new(dims.clone(), 4, rank);
+        let layer = randomize(config.init::<Reference>(&device).unwrap(), 11);
+        check_finite_differences(layer, &modality_inputs(20, &dims, batch, &device), |l, x| {
+            l.forward(x)
+        });
+    }
 }
 
 #[test]
@@ -77,15 +81,19 @@ fn mlp_fusion() {
     });
 }
 
+/// 2 to 5 modalities, batch 1 and 3, with and without interaction orders: the fused op's
+/// hand-written backward.
 #[test]
 fn tensor_fusion() {
     let device = reference_device();
-    for orders in [None, Some(vec![1, 2])] {
-        let config = TensorFusionConfig::new(vec![2, 3, 2], 4).with_orders(orders);
-        let layer = randomize(config.init::<Reference>(&device).unwrap(), 5);
-        check_finite_differences(layer, &modality_inputs(10, &[2, 3, 2], 3, &device), |l, x| {
-            l.forward(x)
-        });
+    for (dims, batch) in [(vec![2, 3, 2], 3), (vec![1, 3], 1), (vec![2, 1, 2, 1], 1), (vec![1, 2, 1, 1, 2], 3)] {
+        for orders in [None, Some(vec![1, 2])] {
+            let config = TensorFusionConfig::new(dims.clone(), 4).with_orders(orders);
+            let layer = randomize(config.init::<Reference>(&device).unwrap(), 5);
+            check_finite_differences(layer, &modality_inputs(10, &dims, batch, &device), |l, x| {
+                l.forward(x)
+            });
+        }
     }
 }
 

@@ -18,6 +18,8 @@
 mod bilinear;
 mod concat;
 mod elementwise;
+#[cfg(test)]
+mod fused_ops_tests;
 mod low_rank;
 mod mlp;
 mod tensor_fusion;

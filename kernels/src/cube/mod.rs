@@ -1,0 +1,94 @@
+//! cubecl kernels for `CubeBackend` (wgpu, cuda): the forward passes of tensor fusion and
+//! low-rank fusion. Their backward passes are the GEMM formulations of
+//! [`tensor_fusion`](crate::tensor_fusion) and [`low_rank`](crate::low_rank) on the
+//! backend's own (tuned) matmul.
+//!
+//! Neither kernel uses plane (warp) operations, so both run on software adapters such as
+//! Mesa's lavapipe.
+
+mod kernels;
+pub mod low_rank;
+pub mod tensor_fusion;
+
+type Cube<R, F, I, BT> = CubeBackend<R, F, I, BT>;
+
+/// Units per side of both kernels' 16 × 16 cubes.
+const UNITS: usize = 16;
+
+/// Where a kernel writes `h` `[batch, out]` and how it is launched.
+struct Launch<R: CubeRuntime> {
+    /// Uninitialised `[batch, out]` on the device of `like`, in its dtype.
+    output: CubeTensor<R>,
+    /// Vector width `N` along `out`.
+    vector: usize,
+    /// One cube per `16·N` columns and `rows_per_cube` rows.
+    cube_count: CubeCount,
+    cube_dim: CubeDim,
+}
+
+impl<R: CubeRuntime> Launch<R> {
+    fn new(like: &CubeTensor<R>, batch: usize, out: usize, rows_per_cube: usize) -> Self {
+        let vector = vector_width(out);
+        let output = empty_device_dtype::<R>(
+            like.client.clone(),
+            like.device.clone(),
+            Shape::new([batch, out]),
+            like.dtype,
+        );
+        let cube_count = CubeCount::Static(
+            (out / vector).div_ceil(UNITS) as u32,
+            batch.div_ceil(rows_per_cube) as u32,
+            1,
+        );
+        Launch { output, vector, cube_count, cube_dim: CubeDim::new_2d(UNITS as u32, UNITS as u32) }
+    }
+}
+
+/// Width of the vector loads and stores along the output dimension: 4, 2 or 1 floats, the
+/// largest that divides `out`.
+fn vector_width(out: usize) -> usize {
+    [4, 2].into_iter().find(|w| out % w == 0).unwrap_or(1)
+}
+
+use burn::tensor::{Int, Shape, Tensor, TensorData};
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::ops::numeric::empty_device_dtype;
+use burn_cubecl::tensor::CubeTensor;
+use cubecl::prelude::{CubeCount, CubeDim};
+use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
+
+use crate::composite::prepend_one;
+
+/// The inputs as the kernels read them: `[ẑ_1 | ẑ_2 | … | ẑ_M]` `[B, S]` (contiguous), the
+/// widths `d_m + 1` and each modality's offset in `S`.
+fn packed_hats<R, F, I, BT>(inputs: &[Tensor<CubeBackend<R, F, I, BT>, 2>]) -> (CubeTensor<R>, Vec<usize>, Vec<usize>)
+where
+    R: CubeRuntime,
+    F: FloatElement,
+    I: IntElement,
+    BT: BoolElement,
+{
+    let widths: Vec<usize> = inputs.iter().map(|z| z.dims()[1] + 1).collect();
+    let offsets = widths
+        .iter()
+        .scan(0, |acc, w| {
+            let offset = *acc;
+            *acc += w;
+            Some(offset)
+        })
+        .collect();
+    let hats = Tensor::cat(inputs.iter().cloned().map(prepend_one).collect(), 1);
+    (into_contiguous(hats.into_primitive().tensor()), widths, offsets)
+}
+
+/// A 1-d integer tensor of `values` on `device`, in the backend's integer type.
+fn index_tensor<R, F, I, BT>(values: &[usize], device: &R::Device) -> CubeTensor<R>
+where
+    R: CubeRuntime,
+    F: FloatElement,
+    I: IntElement,
+    BT: BoolElement,
+{
+    let data = TensorData::new(values.iter().map(|&v| v as i64).collect(), [values.len()]).convert::<I>();
+    into_contiguous(Tensor::<CubeBackend<R, F, I, BT>, 1, Int>::from_data(data, device).into_primitive())
+}
