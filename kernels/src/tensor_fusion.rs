@@ -45,20 +45,21 @@ pub struct TensorFusionGrads<B: Backend> {
     pub bias: Tensor<B, 1>,
 }
 
-/// The split of tensor fusion's shapes used by this formulation.
-#[derive(Debug, Clone, Copy)]
-struct Split {
+/// The split of tensor fusion's shapes used by this formulation (also by the flex path,
+/// `crate::cpu::tensor_fusion`).
+#[derive(Debug, Clone)]
+pub(crate) struct Split {
     /// Width of the partial outer product, `Q = Π_{m<M} (d_m + 1)`.
-    q: usize,
+    pub(crate) q: usize,
     /// `L = d_M + 1`.
-    last: usize,
-    out: usize,
-    /// Batch rows per chunk.
-    rows: usize,
+    pub(crate) last: usize,
+    pub(crate) out: usize,
+    /// Row ranges of the batch's chunks, equal in length but for the last.
+    pub(crate) chunks: Vec<std::ops::Range<usize>>,
 }
 
 impl Split {
-    fn new<B: Backend>(inputs: &[Tensor<B, 2>], weight: &Tensor<B, 2>, chunk_elements: usize) -> Self {
+    pub(crate) fn new<B: Backend>(inputs: &[Tensor<B, 2>], weight: &Tensor<B, 2>, chunk_elements: usize) -> Self {
         let [batch, d_last] = inputs.last().expect("tensor fusion needs a modality").dims();
         let [p, out] = weight.dims();
         let last = d_last + 1;
@@ -66,13 +67,14 @@ impl Split {
         let per_row = q.max(last * out).max(1);
         let max_rows = (chunk_elements / per_row).max(1);
         // Equal chunks, so that a batch just above `max_rows` is not split into a large and a tiny GEMM.
-        let chunks = batch.div_ceil(max_rows).max(1);
-        Split { q, last, out, rows: batch.div_ceil(chunks).max(1) }
+        let rows = batch.div_ceil(batch.div_ceil(max_rows).max(1)).max(1);
+        let chunks = (0..batch).step_by(rows).map(|start| start..(start + rows).min(batch)).collect();
+        Split { q, last, out, chunks }
     }
 
-    /// Row ranges of the chunks of a batch.
-    fn chunks(&self, batch: usize) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
-        (0..batch).step_by(self.rows).map(move |start| start..(start + self.rows).min(batch))
+    /// Rows of the largest chunk (the first).
+    pub(crate) fn rows(&self) -> usize {
+        self.chunks.first().map_or(0, |chunk| chunk.len())
     }
 
     /// `W: [P, O]` seen as `[Q, L·O]` (a reshape of contiguous memory).
@@ -138,10 +140,11 @@ pub fn forward_chunked<B: Backend>(
     chunk_elements: usize,
 ) -> Tensor<B, 2> {
     let split = Split::new(inputs, &weight, chunk_elements);
-    let batch = inputs[0].dims()[0];
     let weight_view = split.weight_view(weight);
     let chunks: Vec<Tensor<B, 2>> = split
-        .chunks(batch)
+        .chunks
+        .iter()
+        .cloned()
         .map(|range| {
             let (rest, last) = chunk_hats(inputs, range);
             let partial = partial_outer_product(&rest, &last);
@@ -172,11 +175,11 @@ pub fn backward_chunked<B: Backend>(
     chunk_elements: usize,
 ) -> TensorFusionGrads<B> {
     let split = Split::new(inputs, &weight, chunk_elements);
-    let [batch, out] = grad.dims();
+    let out = grad.dims()[1];
     let weight_view = split.weight_view(weight);
     let mut weight_grad: Option<Tensor<B, 2>> = None;
     let mut input_grads: Vec<Vec<Tensor<B, 2>>> = vec![Vec::new(); inputs.len()];
-    for range in split.chunks(batch) {
+    for range in split.chunks.clone() {
         let rows = range.len();
         let grad_rows = grad.clone().slice([range.clone(), 0..out]);
         let (rest, last) = chunk_hats(inputs, range);

@@ -12,43 +12,31 @@ use burn::backend::Flex;
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use super::{column_sums, drop_constant, gemm, prepend_one, tensor_of, Dense, Matrix};
-use crate::tensor_fusion::TensorFusionGrads;
+use super::{column_sums, gemm, prepend_one, tensor_of, Dense, Matrix};
+use crate::tensor_fusion::{Split, TensorFusionGrads};
 #[cfg(doc)]
 use crate::tensor_fusion::CHUNK_ELEMENTS;
 
-/// Sizes of one call.
+/// Sizes of one call: the generic formulation's [`Split`], the batch and every width.
 struct Plan {
+    split: Split,
     batch: usize,
     /// `d_m + 1` per modality.
     widths: Vec<usize>,
-    /// `Q = Π_{m<M} (d_m + 1)`.
-    q: usize,
-    /// `L = d_M + 1`.
-    last: usize,
-    out: usize,
-    /// Batch rows per chunk.
-    rows: usize,
 }
 
 impl Plan {
-    fn new(inputs: &[Tensor<Flex, 2>], out: usize, chunk_elements: usize) -> Self {
-        let batch = inputs[0].dims()[0];
-        let widths: Vec<usize> = inputs.iter().map(|z| z.dims()[1] + 1).collect();
-        let last = *widths.last().expect("tensor fusion needs a modality");
-        let q: usize = widths[..widths.len() - 1].iter().product();
-        let max_rows = (chunk_elements / q.max(last * out)).max(1);
-        let chunks = batch.div_ceil(max_rows).max(1);
-        Plan { batch, widths, q, last, out, rows: batch.div_ceil(chunks).max(1) }
-    }
-
-    fn chunks(&self) -> impl Iterator<Item = Range<usize>> + '_ {
-        (0..self.batch).step_by(self.rows).map(move |start| start..(start + self.rows).min(self.batch))
+    fn new(inputs: &[Tensor<Flex, 2>], weight: &Tensor<Flex, 2>, chunk_elements: usize) -> Self {
+        Plan {
+            split: Split::new(inputs, weight, chunk_elements),
+            batch: inputs[0].dims()[0],
+            widths: inputs.iter().map(|z| z.dims()[1] + 1).collect(),
+        }
     }
 
     /// `L·O`, the width of `Y` and `G`.
     fn lo(&self) -> usize {
-        self.last * self.out
+        self.split.last * self.split.out
     }
 }
 
@@ -84,7 +72,7 @@ fn outer_row(hats: &[Vec<f32>], widths: &[usize], b: usize, row: &mut [f32]) {
 /// `Z'` `[c, Q]` for the batch rows `range`.
 fn partial(plan: &Plan, hats: &[Vec<f32>], range: Range<usize>, z: &mut [f32]) {
     let m = plan.widths.len() - 1;
-    z.par_chunks_mut(plan.q)
+    z.par_chunks_mut(plan.split.q)
         .zip(range)
         .for_each(|(row, b)| outer_row(&hats[..m], &plan.widths[..m], b, row));
 }
@@ -98,20 +86,20 @@ pub fn forward(
     bias: Option<Tensor<Flex, 1>>,
     chunk_elements: usize,
 ) -> Tensor<Flex, 2> {
-    let plan = Plan::new(inputs, weight.dims()[1], chunk_elements);
-    let (out, lo, last) = (plan.out, plan.lo(), plan.last);
+    let plan = Plan::new(inputs, &weight, chunk_elements);
+    let (out, lo, last, q) = (plan.split.out, plan.lo(), plan.split.last, plan.split.q);
     let hats = hats(inputs);
     let last_hat = hats.last().expect("tensor fusion needs a modality");
     let weight = Dense::new(weight);
     let bias = bias.map(Dense::new);
     let bias = bias.as_ref().map(Dense::values);
     let mut h = vec![0.0; plan.batch * out];
-    let mut z = vec![0.0; plan.rows * plan.q];
-    let mut y = vec![0.0; plan.rows * lo];
-    for range in plan.chunks() {
+    let mut z = vec![0.0; plan.split.rows() * q];
+    let mut y = vec![0.0; plan.split.rows() * lo];
+    for range in plan.split.chunks.iter().cloned() {
         let c = range.len();
-        partial(&plan, &hats, range.clone(), &mut z[..c * plan.q]);
-        gemm(c, lo, plan.q, &mut y, false, Matrix::rows(&z, plan.q), Matrix::rows(weight.values(), lo));
+        partial(&plan, &hats, range.clone(), &mut z[..c * q]);
+        gemm(c, lo, q, &mut y, false, Matrix::rows(&z, q), Matrix::rows(weight.values(), lo));
         h[range.start * out..range.end * out]
             .par_chunks_mut(out)
             .zip(y.par_chunks(lo))
@@ -138,8 +126,8 @@ pub fn backward(
     grad: Tensor<Flex, 2>,
     chunk_elements: usize,
 ) -> TensorFusionGrads<Flex> {
-    let plan = Plan::new(inputs, weight.dims()[1], chunk_elements);
-    let (out, lo, last, q) = (plan.out, plan.lo(), plan.last, plan.q);
+    let plan = Plan::new(inputs, &weight, chunk_elements);
+    let (out, lo, last, q) = (plan.split.out, plan.lo(), plan.split.last, plan.split.q);
     let hats = hats(inputs);
     let last_hat = hats.last().expect("tensor fusion needs a modality");
     let weight = Dense::new(weight);
@@ -149,10 +137,11 @@ pub fn backward(
     let hat_width: usize = plan.widths.iter().sum();
     let mut hat_grads = vec![0.0; plan.batch * hat_width];
     let mut weight_grad = vec![0.0; q * lo];
-    let (mut z, mut partial_grad) = (vec![0.0; plan.rows * q], vec![0.0; plan.rows * q]);
+    let rows = plan.split.rows();
+    let (mut z, mut partial_grad) = (vec![0.0; rows * q], vec![0.0; rows * q]);
     // G, then (once both GEMMs that read G are done) Y in the same buffer.
-    let mut g = vec![0.0; plan.rows * lo];
-    for (i, range) in plan.chunks().enumerate() {
+    let mut g = vec![0.0; rows * lo];
+    for (i, range) in plan.split.chunks.iter().cloned().enumerate() {
         let c = range.len();
         partial(&plan, &hats, range.clone(), &mut z[..c * q]);
         // G[b, (k, o)] = ẑ_M[b, k] · ∂h[b, o]
@@ -188,12 +177,13 @@ pub fn backward(
         .widths
         .iter()
         .map(|&w| {
+            // ∂z_m: modality m's columns without the constant's.
             let grads: Vec<f32> = hat_grads
                 .chunks_exact(hat_width)
-                .flat_map(|row| row[offset..offset + w].iter().copied())
+                .flat_map(|row| row[offset + 1..offset + w].iter().copied())
                 .collect();
             offset += w;
-            tensor_of(drop_constant(&grads, w), [plan.batch, w - 1])
+            tensor_of(grads, [plan.batch, w - 1])
         })
         .collect();
     TensorFusionGrads {
