@@ -26,9 +26,20 @@ fn main() {
     println!("layer\tpath\tbatch\tstep peak MiB\tstep seconds");
     for (layer, rank) in [(Layer::TensorFusion, 0), (Layer::LowRank, 32)] {
         for path in [Path::Fused, Path::Composite] {
-            let case = Case { layer, dims: vec![32, 32, 128], d_output: 128, rank, batch, path };
+            let case = Case {
+                layer,
+                dims: vec![32, 32, 128],
+                d_output: 128,
+                rank,
+                batch,
+                path,
+            };
             let model = case.build::<Autodiff<Flex>>(&device).expect("a valid case");
-            let inputs: Vec<_> = case.inputs::<Autodiff<Flex>>(&device).into_iter().map(|x| x.require_grad()).collect();
+            let inputs: Vec<_> = case
+                .inputs::<Autodiff<Flex>>(&device)
+                .into_iter()
+                .map(|x| x.require_grad())
+                .collect();
             reset_peak_memory();
             let (Some(before), start) = (resident_memory(), std::time::Instant::now()) else {
                 eprintln!("step_memory: needs Linux (/proc/self/status)");

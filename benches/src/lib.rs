@@ -18,9 +18,9 @@
 //! GEMM shape (`K = P`, `N = O` for tensor fusion), so "% of matmul" says how close the
 //! layer comes to what the backend's matmul reaches on the same work.
 
+use burn::module::Param;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
-use burn::module::Param;
 use mosaic::fusion::{
     BilinearConfig, ConcatConfig, ElementwiseConfig, Fusion, LowRankFusion, LowRankFusionConfig,
     MlpFusionConfig, TensorFusion, TensorFusionConfig,
@@ -288,7 +288,10 @@ pub fn plan(quick: bool) -> Vec<Case> {
     let composite: Vec<Case> = cases
         .iter()
         .filter(|c| matches!(c.layer, Layer::TensorFusion | Layer::Bilinear | Layer::LowRank))
-        .map(|c| Case { path: Path::Composite, ..c.clone() })
+        .map(|c| Case {
+            path: Path::Composite,
+            ..c.clone()
+        })
         .collect();
     cases.extend(composite);
     cases

@@ -45,7 +45,9 @@ impl<B: FusionBackend> FusedOp<B> for TensorFusionOp {
     fn forward(&self, parents: &[FloatTensor<B>]) -> FloatTensor<B> {
         let inputs: Vec<Tensor<B, 2>> = parents[..self.modalities].iter().cloned().map(tensor).collect();
         let weight = tensor(parents[self.modalities].clone());
-        let bias = self.has_bias.then(|| tensor(parents[self.modalities + 1].clone()));
+        let bias = self
+            .has_bias
+            .then(|| tensor(parents[self.modalities + 1].clone()));
         primitive(B::tensor_fusion(&inputs, weight, bias))
     }
 
@@ -130,7 +132,11 @@ fn record_n<B: Backend, C: CheckpointStrategy, Op: FusedOp<B>, const N: usize>(
         .try_into()
         .unwrap_or_else(|_| unreachable!("record dispatches on the number of parents"));
     let primitives: Vec<FloatTensor<B>> = parents.into_iter().map(|parent| parent.primitive).collect();
-    match FusedBackward::<Op, N>(PhantomData).prepare::<C>(nodes).compute_bound().stateful() {
+    match FusedBackward::<Op, N>(PhantomData)
+        .prepare::<C>(nodes)
+        .compute_bound()
+        .stateful()
+    {
         OpsKind::Tracked(prep) => {
             let output = op.forward(&primitives);
             prep.finish((op, primitives), output)
@@ -161,7 +167,10 @@ impl<B: FusionBackend, C: CheckpointStrategy> FusionBackend for Autodiff<B, C> {
         weight: Tensor<Self, 2>,
         bias: Option<Tensor<Self, 1>>,
     ) -> Tensor<Self, 2> {
-        let op = TensorFusionOp { modalities: inputs.len(), has_bias: bias.is_some() };
+        let op = TensorFusionOp {
+            modalities: inputs.len(),
+            has_bias: bias.is_some(),
+        };
         let mut parents: Vec<_> = inputs.iter().cloned().map(primitive).collect();
         parents.push(primitive(weight.clone()));
         parents.extend(bias.clone().map(primitive));
@@ -177,7 +186,9 @@ impl<B: FusionBackend, C: CheckpointStrategy> FusionBackend for Autodiff<B, C> {
         rank_weights: Tensor<Self, 2>,
         bias: Tensor<Self, 2>,
     ) -> Tensor<Self, 2> {
-        let op = LowRankFusionOp { modalities: inputs.len() };
+        let op = LowRankFusionOp {
+            modalities: inputs.len(),
+        };
         let mut parents: Vec<_> = inputs.iter().cloned().map(primitive).collect();
         parents.extend(factors.iter().cloned().map(primitive));
         parents.push(primitive(rank_weights.clone()));

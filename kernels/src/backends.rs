@@ -2,9 +2,9 @@
 //!
 //! NdArray keeps the trait's GEMM formulations (`tensor_fusion`, `low_rank`).
 
+use crate::FusionBackend;
 #[cfg(feature = "flex")]
 use crate::{cpu, tensor_fusion::CHUNK_ELEMENTS, LowRankFusionGrads, TensorFusionGrads};
-use crate::FusionBackend;
 #[cfg(feature = "flex")]
 use burn::tensor::Tensor;
 
@@ -44,7 +44,10 @@ impl FusionBackend for burn::backend::Flex {
         rank_weights: Tensor<Self, 2>,
         bias: Tensor<Self, 2>,
     ) -> Tensor<Self, 2> {
-        if cpu::all_f32(inputs) && cpu::all_f32(factors) && cpu::all_f32(&[rank_weights.clone(), bias.clone()]) {
+        if cpu::all_f32(inputs)
+            && cpu::all_f32(factors)
+            && cpu::all_f32(&[rank_weights.clone(), bias.clone()])
+        {
             cpu::low_rank::forward(inputs, factors, rank_weights, bias)
         } else {
             crate::low_rank::forward(inputs, factors, rank_weights, bias)
@@ -57,7 +60,10 @@ impl FusionBackend for burn::backend::Flex {
         rank_weights: Tensor<Self, 2>,
         grad: Tensor<Self, 2>,
     ) -> LowRankFusionGrads<Self> {
-        if cpu::all_f32(inputs) && cpu::all_f32(factors) && cpu::all_f32(&[rank_weights.clone(), grad.clone()]) {
+        if cpu::all_f32(inputs)
+            && cpu::all_f32(factors)
+            && cpu::all_f32(&[rank_weights.clone(), grad.clone()])
+        {
             cpu::low_rank::backward(inputs, factors, rank_weights, grad)
         } else {
             crate::low_rank::backward(inputs, factors, rank_weights, grad)

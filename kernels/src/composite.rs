@@ -30,7 +30,9 @@ pub fn outer_product<B: Backend>(inputs: &[Tensor<B, 2>]) -> Tensor<B, 2> {
 /// Row-major flattened outer product of vectors as given (no 1 prepended):
 /// `[B, w_1]`, …, `[B, w_k]` -> `[B, Π w_m]`. Panics when `vectors` is empty.
 pub fn flat_outer_product<B: Backend>(vectors: &[Tensor<B, 2>]) -> Tensor<B, 2> {
-    let (first, rest) = vectors.split_first().expect("an outer product needs at least one vector");
+    let (first, rest) = vectors
+        .split_first()
+        .expect("an outer product needs at least one vector");
     rest.iter().fold(first.clone(), |acc, next| {
         let [batch, p] = acc.dims();
         let [_, d] = next.dims();

@@ -105,7 +105,11 @@ pub fn backward<B: Backend>(
     let prefix = running_products(parts.iter().map(|(_, _, projection)| projection));
     let mut suffix = running_products(parts.iter().rev().map(|(_, _, projection)| projection));
     suffix.reverse();
-    let full = prefix.last().cloned().flatten().expect("low-rank fusion needs a modality");
+    let full = prefix
+        .last()
+        .cloned()
+        .flatten()
+        .expect("low-rank fusion needs a modality");
 
     let grad_3d = grad.clone().reshape([batch, 1, out]);
     let rank_weights_grad = (full.reshape([batch, rank, out]) * grad_3d.clone())

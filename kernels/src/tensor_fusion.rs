@@ -59,7 +59,11 @@ pub(crate) struct Split {
 }
 
 impl Split {
-    pub(crate) fn new<B: Backend>(inputs: &[Tensor<B, 2>], weight: &Tensor<B, 2>, chunk_elements: usize) -> Self {
+    pub(crate) fn new<B: Backend>(
+        inputs: &[Tensor<B, 2>],
+        weight: &Tensor<B, 2>,
+        chunk_elements: usize,
+    ) -> Self {
         let [batch, d_last] = inputs.last().expect("tensor fusion needs a modality").dims();
         let [p, out] = weight.dims();
         let last = d_last + 1;
@@ -68,7 +72,10 @@ impl Split {
         let max_rows = (chunk_elements / per_row).max(1);
         // Equal chunks, so that a batch just above `max_rows` is not split into a large and a tiny GEMM.
         let rows = batch.div_ceil(batch.div_ceil(max_rows).max(1)).max(1);
-        let chunks = (0..batch).step_by(rows).map(|start| start..(start + rows).min(batch)).collect();
+        let chunks = (0..batch)
+            .step_by(rows)
+            .map(|start| start..(start + rows).min(batch))
+            .collect();
         Split { q, last, out, chunks }
     }
 
@@ -109,7 +116,11 @@ fn partial_outer_product<B: Backend>(rest: &[Tensor<B, 2>], last: &Tensor<B, 2>)
 }
 
 /// `Y = Z' · W_view`, viewed as `[c, L, O]`.
-fn contract_partial<B: Backend>(split: &Split, partial: Tensor<B, 2>, weight_view: Tensor<B, 2>) -> Tensor<B, 3> {
+fn contract_partial<B: Backend>(
+    split: &Split,
+    partial: Tensor<B, 2>,
+    weight_view: Tensor<B, 2>,
+) -> Tensor<B, 3> {
     let rows = partial.dims()[0];
     partial.matmul(weight_view).reshape([rows, split.last, split.out])
 }
@@ -194,17 +205,26 @@ pub fn backward_chunked<B: Backend>(
         });
         // ∂ẑ_M = Y · ∂h, with Y recomputed for this chunk.
         let y = contract_partial(&split, partial, weight_view.clone());
-        let last_grad = y.matmul(grad_rows.reshape([rows, out, 1])).reshape([rows, split.last]);
+        let last_grad = y
+            .matmul(grad_rows.reshape([rows, out, 1]))
+            .reshape([rows, split.last]);
         let partial_grad = g.matmul(weight_view.clone().transpose());
-        let grads = outer_product_grads(&rest, partial_grad).into_iter().chain([last_grad]);
+        let grads = outer_product_grads(&rest, partial_grad)
+            .into_iter()
+            .chain([last_grad]);
         for (acc, hat_grad) in input_grads.iter_mut().zip(grads) {
             acc.push(drop_constant(hat_grad));
         }
     }
     let p = split.q * split.last;
     TensorFusionGrads {
-        inputs: input_grads.into_iter().map(|chunks| Tensor::cat(chunks, 0)).collect(),
-        weight: weight_grad.expect("a batch has at least one chunk").reshape([p, out]),
+        inputs: input_grads
+            .into_iter()
+            .map(|chunks| Tensor::cat(chunks, 0))
+            .collect(),
+        weight: weight_grad
+            .expect("a batch has at least one chunk")
+            .reshape([p, out]),
         bias: grad.sum_dim(0).reshape([out]),
     }
 }
@@ -225,7 +245,9 @@ fn outer_product_grads<B: Backend>(hats: &[Tensor<B, 2>], grad: Tensor<B, 2>) ->
             // Contract the modalities before m: [c, pre, w·post] -> [c, w·post].
             let g = if m > 0 {
                 let before = flat_outer_product(&hats[..m]);
-                before.reshape([rows, 1, pre]).matmul(grad.clone().reshape([rows, pre, widths[m] * post]))
+                before
+                    .reshape([rows, 1, pre])
+                    .matmul(grad.clone().reshape([rows, pre, widths[m] * post]))
             } else {
                 grad.clone().reshape([rows, 1, widths[m] * post])
             };
@@ -233,7 +255,8 @@ fn outer_product_grads<B: Backend>(hats: &[Tensor<B, 2>], grad: Tensor<B, 2>) ->
             let g = g.reshape([rows, widths[m], post]);
             if m + 1 < hats.len() {
                 let after = flat_outer_product(&hats[m + 1..]);
-                g.matmul(after.reshape([rows, post, 1])).reshape([rows, widths[m]])
+                g.matmul(after.reshape([rows, post, 1]))
+                    .reshape([rows, widths[m]])
             } else {
                 g.reshape([rows, widths[m]])
             }

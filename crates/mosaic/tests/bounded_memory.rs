@@ -22,14 +22,23 @@ const BUDGET_MIB: f64 = 768.0;
 
 fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status.lines().find(|l| l.starts_with(field)).expect("field in /proc/self/status");
-    let kib: f64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("a kB value");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .expect("field in /proc/self/status");
+    let kib: f64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("a kB value");
     kib / 1024.0
 }
 
 /// Deterministic values in [-1, 1).
 fn values(seed: usize, n: usize) -> Vec<f32> {
-    (0..n).map(|i| (((i * 7919 + seed * 104_729) % 2001) as f32 / 1000.0) - 1.0).collect()
+    (0..n)
+        .map(|i| (((i * 7919 + seed * 104_729) % 2001) as f32 / 1000.0) - 1.0)
+        .collect()
 }
 
 fn tensor<B: Backend>(seed: usize, shape: [usize; 2], device: &B::Device) -> Tensor<B, 2> {
@@ -53,12 +62,15 @@ fn tensor_fusion_runs_in_bounded_memory() {
     let device = CpuDevice::default();
     // A rank-one weight W = w_1 ⊗ … ⊗ w_4 with one output, so that
     // h_b = Π_m s_m[b] with s_m = ẑ_m · w_m: an exact reference that needs no outer product.
-    let factors: Vec<Tensor<Cpu, 2>> =
-        (0..MODALITIES).map(|m| tensor::<Cpu>(10 + m, [1, WIDTH + 1], &device).mul_scalar(0.5)).collect();
+    let factors: Vec<Tensor<Cpu, 2>> = (0..MODALITIES)
+        .map(|m| tensor::<Cpu>(10 + m, [1, WIDTH + 1], &device).mul_scalar(0.5))
+        .collect();
     let p = (WIDTH + 1).pow(MODALITIES as u32);
-    let weight: Tensor<B, 2> = Tensor::from_inner(flat_outer_product(&factors).reshape([p, 1])).require_grad();
-    let inputs: Vec<Tensor<B, 2>> =
-        (0..MODALITIES).map(|m| tensor::<B>(m, [BATCH, WIDTH], &device).require_grad()).collect();
+    let weight: Tensor<B, 2> =
+        Tensor::from_inner(flat_outer_product(&factors).reshape([p, 1])).require_grad();
+    let inputs: Vec<Tensor<B, 2>> = (0..MODALITIES)
+        .map(|m| tensor::<B>(m, [BATCH, WIDTH], &device).require_grad())
+        .collect();
     let hats: Vec<Vec<f32>> = inputs
         .iter()
         .map(|z| to_vec(mosaic_kernels::composite::prepend_one(z.clone().inner())))
@@ -83,14 +95,22 @@ fn tensor_fusion_runs_in_bounded_memory() {
 
     let output = to_vec(output);
     for b in 0..BATCH {
-        assert_rel(&format!("h[{b}]"), output[b], (0..MODALITIES).map(|m| s[m][b]).product());
+        assert_rel(
+            &format!("h[{b}]"),
+            output[b],
+            (0..MODALITIES).map(|m| s[m][b]).product(),
+        );
     }
     // ∂Σh/∂z_0[b, i] = w_0[i + 1] · Π_{m≠0} s_m[b]
     let input_grad = to_vec(inputs[0].grad(&grads).expect("input 0 is tracked"));
     for b in [0, BATCH - 1] {
         let others: f32 = (1..MODALITIES).map(|m| s[m][b]).product();
         for i in [0, WIDTH / 2, WIDTH - 1] {
-            assert_rel(&format!("∂z_0[{b}, {i}]"), input_grad[b * WIDTH + i], w[0][i + 1] * others);
+            assert_rel(
+                &format!("∂z_0[{b}, {i}]"),
+                input_grad[b * WIDTH + i],
+                w[0][i + 1] * others,
+            );
         }
     }
     // ∂Σh/∂W[p] = Σ_b Π_m ẑ_m[b, i_m(p)]; p = 0 is the all-ones entry (= batch).
@@ -103,7 +123,11 @@ fn tensor_fusion_runs_in_bounded_memory() {
             rest /= WIDTH + 1;
         }
         let expected: f32 = (0..BATCH)
-            .map(|b| (0..MODALITIES).map(|m| hats[m][b * (WIDTH + 1) + index[m]]).product::<f32>())
+            .map(|b| {
+                (0..MODALITIES)
+                    .map(|m| hats[m][b * (WIDTH + 1) + index[m]])
+                    .product::<f32>()
+            })
             .sum();
         assert_rel(&format!("∂W[{p_index}]"), weight_grad[p_index], expected);
     }

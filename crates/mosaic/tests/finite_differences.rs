@@ -86,7 +86,12 @@ fn mlp_fusion() {
 #[test]
 fn tensor_fusion() {
     let device = reference_device();
-    for (dims, batch) in [(vec![2, 3, 2], 3), (vec![1, 3], 1), (vec![2, 1, 2, 1], 1), (vec![1, 2, 1, 1, 2], 3)] {
+    for (dims, batch) in [
+        (vec![2, 3, 2], 3),
+        (vec![1, 3], 1),
+        (vec![2, 1, 2, 1], 1),
+        (vec![1, 2, 1, 1, 2], 3),
+    ] {
         for orders in [None, Some(vec![1, 2])] {
             let config = TensorFusionConfig::new(dims.clone(), 4).with_orders(orders);
             let layer = randomize(config.init::<Reference>(&device).unwrap(), 5);

@@ -46,7 +46,15 @@ fn modalities(inputs: &[Tensor<Flex, 2>], factors: &[Tensor<Flex, 3>]) -> Vec<Mo
 /// `P_m = ẑ_m · F_m` into `projection` `[B, R·O]`.
 fn project(modality: &Modality, batch: usize, ro: usize, projection: &mut [f32]) {
     let Modality { hat, matrix, width } = modality;
-    gemm(batch, ro, *width, projection, false, Matrix::rows(hat, *width), Matrix::rows(matrix, ro));
+    gemm(
+        batch,
+        ro,
+        *width,
+        projection,
+        false,
+        Matrix::rows(hat, *width),
+        Matrix::rows(matrix, ro),
+    );
 }
 
 /// Forward pass. Shapes as in [`FusionBackend::low_rank_fusion`](crate::FusionBackend::low_rank_fusion).
@@ -72,12 +80,14 @@ pub fn forward(
         }
     }
     let mut h = vec![0.0; batch * out];
-    h.par_chunks_mut(out).zip(product.par_chunks(ro)).for_each(|(h_row, p_row)| {
-        h_row.copy_from_slice(bias.values());
-        for (w, p_r) in weights.values().iter().zip(p_row.chunks_exact(out)) {
-            h_row.iter_mut().zip(p_r).for_each(|(h, p)| *h += w * p);
-        }
-    });
+    h.par_chunks_mut(out)
+        .zip(product.par_chunks(ro))
+        .for_each(|(h_row, p_row)| {
+            h_row.copy_from_slice(bias.values());
+            for (w, p_r) in weights.values().iter().zip(p_row.chunks_exact(out)) {
+                h_row.iter_mut().zip(p_r).for_each(|(h, p)| *h += w * p);
+            }
+        });
     tensor_of(h, [batch, out])
 }
 
@@ -115,32 +125,51 @@ pub fn backward(
                 let start = b * ro + r * out;
                 let mut product = dh_row.to_vec();
                 for projection in &projections {
-                    product.iter_mut().zip(&projection[start..start + out]).for_each(|(x, p)| *x *= p);
+                    product
+                        .iter_mut()
+                        .zip(&projection[start..start + out])
+                        .for_each(|(x, p)| *x *= p);
                 }
                 *acc = product.iter().sum();
             }
             row
         })
-        .reduce(|| vec![0.0; rank], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
+        .reduce(
+            || vec![0.0; rank],
+            |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
+        );
 
     let mut input_grads = Vec::with_capacity(modalities.len());
     let mut factor_grads = Vec::with_capacity(modalities.len());
     let mut projection_grad = vec![0.0; batch * ro];
     for (m, modality) in modalities.iter().enumerate() {
         // ∂P_m[b, r, o] = ∂h[b, o] · w_r · Π_{n≠m} P_n[b, r, o], one pass per factor.
-        projection_grad.par_chunks_mut(ro).zip(dh.par_chunks(out)).for_each(|(row, dh_row)| {
-            for (row_r, w) in row.chunks_exact_mut(out).zip(weights) {
-                row_r.iter_mut().zip(dh_row).for_each(|(x, d)| *x = d * w);
-            }
-        });
+        projection_grad
+            .par_chunks_mut(ro)
+            .zip(dh.par_chunks(out))
+            .for_each(|(row, dh_row)| {
+                for (row_r, w) in row.chunks_exact_mut(out).zip(weights) {
+                    row_r.iter_mut().zip(dh_row).for_each(|(x, d)| *x = d * w);
+                }
+            });
         for (_, projection) in projections.iter().enumerate().filter(|&(n, _)| n != m) {
-            projection_grad.par_iter_mut().zip(projection).for_each(|(g, p)| *g *= p);
+            projection_grad
+                .par_iter_mut()
+                .zip(projection)
+                .for_each(|(g, p)| *g *= p);
         }
         let width = modality.width;
-        let (hat, matrix, dp) = (Matrix::rows(&modality.hat, width), Matrix::rows(&modality.matrix, ro), Matrix::rows(&projection_grad, ro));
+        let (hat, matrix, dp) = (
+            Matrix::rows(&modality.hat, width),
+            Matrix::rows(&modality.matrix, ro),
+            Matrix::rows(&projection_grad, ro),
+        );
         let mut matrix_grad = vec![0.0; width * ro];
         gemm(width, ro, batch, &mut matrix_grad, false, hat.transposed(), dp);
-        factor_grads.push(tensor_of(swap_leading(&matrix_grad, width, rank, out), [rank, width, out]));
+        factor_grads.push(tensor_of(
+            swap_leading(&matrix_grad, width, rank, out),
+            [rank, width, out],
+        ));
         let mut hat_grad = vec![0.0; batch * width];
         gemm(batch, width, ro, &mut hat_grad, false, dp, matrix.transposed());
         input_grads.push(tensor_of(drop_constant(&hat_grad, width), [batch, width - 1]));
@@ -152,4 +181,3 @@ pub fn backward(
         bias: tensor_of(column_sums(dh, out), [1, out]),
     }
 }
-

@@ -57,11 +57,19 @@ struct Matrix<'a> {
 impl<'a> Matrix<'a> {
     /// A row-major `[rows, cols]` matrix.
     fn rows(values: &'a [f32], cols: usize) -> Self {
-        Matrix { values, row_stride: cols, col_stride: 1 }
+        Matrix {
+            values,
+            row_stride: cols,
+            col_stride: 1,
+        }
     }
 
     fn transposed(self) -> Self {
-        Matrix { values: self.values, row_stride: self.col_stride, col_stride: self.row_stride }
+        Matrix {
+            values: self.values,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+        }
     }
 }
 
@@ -126,5 +134,8 @@ fn column_sums(grad: &[f32], out: usize) -> Vec<f32> {
 
 /// `[rows, d + 1]` -> `[rows, d]`: drops the gradient of the constant 1.
 fn drop_constant(hat_grad: &[f32], width: usize) -> Vec<f32> {
-    hat_grad.chunks_exact(width).flat_map(|row| row[1..].iter().copied()).collect()
+    hat_grad
+        .chunks_exact(width)
+        .flat_map(|row| row[1..].iter().copied())
+        .collect()
 }

@@ -13,9 +13,9 @@ use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use super::{column_sums, gemm, prepend_one, tensor_of, Dense, Matrix};
-use crate::tensor_fusion::{Split, TensorFusionGrads};
 #[cfg(doc)]
 use crate::tensor_fusion::CHUNK_ELEMENTS;
+use crate::tensor_fusion::{Split, TensorFusionGrads};
 
 /// Sizes of one call: the generic formulation's [`Split`], the batch and every width.
 struct Plan {
@@ -99,7 +99,15 @@ pub fn forward(
     for range in plan.split.chunks.iter().cloned() {
         let c = range.len();
         partial(&plan, &hats, range.clone(), &mut z[..c * q]);
-        gemm(c, lo, q, &mut y, false, Matrix::rows(&z, q), Matrix::rows(weight.values(), lo));
+        gemm(
+            c,
+            lo,
+            q,
+            &mut y,
+            false,
+            Matrix::rows(&z, q),
+            Matrix::rows(weight.values(), lo),
+        );
         h[range.start * out..range.end * out]
             .par_chunks_mut(out)
             .zip(y.par_chunks(lo))
@@ -145,16 +153,35 @@ pub fn backward(
         let c = range.len();
         partial(&plan, &hats, range.clone(), &mut z[..c * q]);
         // G[b, (k, o)] = ẑ_M[b, k] · ∂h[b, o]
-        g[..c * lo].par_chunks_mut(lo).zip(range.clone()).for_each(|(g_row, b)| {
-            let dh_row = &dh[b * out..(b + 1) * out];
-            for (k, g_k) in g_row.chunks_exact_mut(out).enumerate() {
-                let a = last_hat[b * last + k];
-                g_k.iter_mut().zip(dh_row).for_each(|(g, d)| *g = a * d);
-            }
-        });
+        g[..c * lo]
+            .par_chunks_mut(lo)
+            .zip(range.clone())
+            .for_each(|(g_row, b)| {
+                let dh_row = &dh[b * out..(b + 1) * out];
+                for (k, g_k) in g_row.chunks_exact_mut(out).enumerate() {
+                    let a = last_hat[b * last + k];
+                    g_k.iter_mut().zip(dh_row).for_each(|(g, d)| *g = a * d);
+                }
+            });
         let (z_m, w_m) = (Matrix::rows(&z, q), Matrix::rows(weight.values(), lo));
-        gemm(q, lo, c, &mut weight_grad, i > 0, z_m.transposed(), Matrix::rows(&g, lo));
-        gemm(c, q, lo, &mut partial_grad, false, Matrix::rows(&g, lo), w_m.transposed());
+        gemm(
+            q,
+            lo,
+            c,
+            &mut weight_grad,
+            i > 0,
+            z_m.transposed(),
+            Matrix::rows(&g, lo),
+        );
+        gemm(
+            c,
+            q,
+            lo,
+            &mut partial_grad,
+            false,
+            Matrix::rows(&g, lo),
+            w_m.transposed(),
+        );
         let y = &mut g;
         gemm(c, lo, q, y, false, z_m, w_m);
         hat_grads[range.start * hat_width..range.end * hat_width]
@@ -169,7 +196,13 @@ pub fn backward(
                     last_grad[k] = y_k.iter().zip(dh_row).map(|(y, d)| y * d).sum();
                 }
                 let m = plan.widths.len() - 1;
-                partial_product_grads(&hats[..m], &plan.widths[..m], b, &partial_grad[row * q..(row + 1) * q], rest);
+                partial_product_grads(
+                    &hats[..m],
+                    &plan.widths[..m],
+                    b,
+                    &partial_grad[row * q..(row + 1) * q],
+                    rest,
+                );
             });
     }
     let mut offset = 0;
@@ -202,7 +235,10 @@ fn partial_product_grads(hats: &[Vec<f32>], widths: &[usize], b: usize, grad: &[
     if k == 0 {
         return;
     }
-    let offsets: Vec<usize> = widths.iter().scan(0, |acc, w| Some(std::mem::replace(acc, *acc + w))).collect();
+    let offsets: Vec<usize> = widths
+        .iter()
+        .scan(0, |acc, w| Some(std::mem::replace(acc, *acc + w)))
+        .collect();
     let mut index = vec![0; k];
     let mut values: Vec<f32> = (0..k).map(|m| hats[m][b * widths[m]]).collect();
     for &dz in grad {

@@ -10,14 +10,26 @@ pub fn tensor_fusion_kernel<F: Float, I: Numeric, N: Size>(
     layout: &Tensor<I>,                // [3M]: widths d_m + 1, offsets in S, strides in P
     weight: &Tensor<Vector<F, N>>,     // [P, O / N]
     bias: &Tensor<Vector<F, N>>,       // [O / N]
-    output: &mut Tensor<Vector<F, N>>, // [B, O / N]
+    output: &mut Tensor<Vector<F, N>>, // [splits, B, O / N]: one partial sum per split of P
     #[comptime] modalities: usize,
     #[define(F, I)] _dtypes: [StorageType; 2],
 ) {
     let batch = hats.shape(0);
-    let hat_width = hats.shape(1);
+    let hat_row = hats.stride(0);
     let p_total = weight.shape(0);
     let columns = weight.shape(1) / weight.vector_size();
+    // Row strides in vectors: a runtime may pad rows (CUDA pitches them).
+    let weight_row = weight.stride(0) / weight.vector_size();
+    let output_split = output.stride(0) / output.vector_size();
+    let output_row = output.stride(1) / output.vector_size();
+    // This cube's share of P: whole 16-wide steps, split `k_begin..k_end` of CUBE_COUNT_Z.
+    let split = CUBE_POS_Z as usize;
+    let steps_per_split = ((p_total + 15) / 16 + CUBE_COUNT_Z as usize - 1) / CUBE_COUNT_Z as usize;
+    let k_begin = split * steps_per_split * 16;
+    let mut k_end = k_begin + steps_per_split * 16;
+    if k_end > p_total {
+        k_end = p_total;
+    }
     let x = UNIT_POS_X as usize;
     let y = UNIT_POS_Y as usize;
     let unit = y * 16 + x;
@@ -42,8 +54,8 @@ pub fn tensor_fusion_kernel<F: Float, I: Numeric, N: Size>(
         acc[i] = Vector::new(F::new(0.0));
     }
 
-    let mut k0 = 0usize;
-    while k0 < p_total {
+    let mut k0 = k_begin;
+    while k0 < k_end {
         // Z tile [64 rows × 16 of P], built from the modality vectors: 4 entries per unit.
         #[unroll]
         for r in 0..4usize {
@@ -51,12 +63,12 @@ pub fn tensor_fusion_kernel<F: Float, I: Numeric, N: Size>(
             let b = row0 + entry / 16;
             let p = k0 + entry % 16;
             let mut value = F::new(0.0);
-            if b < batch && p < p_total {
+            if b < batch && p < k_end {
                 value = F::new(1.0);
                 #[unroll]
                 for m in 0..modalities {
                     let index = (p / strides[m] as usize) % widths[m] as usize;
-                    value *= hats[b * hat_width + offsets[m] as usize + index];
+                    value *= hats[b * hat_row + offsets[m] as usize + index];
                 }
             }
             z_tile[entry] = value;
@@ -64,8 +76,8 @@ pub fn tensor_fusion_kernel<F: Float, I: Numeric, N: Size>(
         // W tile [16 of P × 16 vectors of O]: one vector per unit.
         let p = k0 + y;
         let mut w = Vector::new(F::new(0.0));
-        if p < p_total && column < columns {
-            w = weight[p * columns + column];
+        if p < k_end && column < columns {
+            w = weight[p * weight_row + column];
         }
         w_tile[unit] = w;
         sync_cube();
@@ -83,11 +95,16 @@ pub fn tensor_fusion_kernel<F: Float, I: Numeric, N: Size>(
     }
 
     if column < columns {
+        // The bias goes into the first split's partial sum only.
+        let mut offset = Vector::new(F::new(0.0));
+        if split == 0 {
+            offset = bias[column];
+        }
         #[unroll]
         for i in 0..4usize {
             let b = row0 + y + 16 * i;
             if b < batch {
-                output[b * columns + column] = acc[i] + bias[column];
+                output[split * output_split + b * output_row + column] = acc[i] + offset;
             }
         }
     }
@@ -101,14 +118,18 @@ pub fn low_rank_fusion_kernel<F: Float, I: Numeric, N: Size>(
     factors: &Tensor<Vector<F, N>>,    // [R, S, O / N]: every W_m side by side
     rank_weights: &Tensor<F>,          // [R]
     bias: &Tensor<Vector<F, N>>,       // [O / N]
-    output: &mut Tensor<Vector<F, N>>, // [B, O / N]
+    output: &mut Tensor<Vector<F, N>>, // [1, B, O / N]
     #[comptime] modalities: usize,
     #[define(F, I)] _dtypes: [StorageType; 2],
 ) {
     let batch = hats.shape(0);
-    let hat_width = hats.shape(1);
+    let hat_row = hats.stride(0);
     let rank = rank_weights.shape(0);
-    let columns = output.shape(1) / output.vector_size();
+    let columns = output.shape(2) / output.vector_size();
+    // Strides in vectors: a runtime may pad rows (CUDA pitches them).
+    let factor_rank = factors.stride(0) / factors.vector_size();
+    let factor_row = factors.stride(1) / factors.vector_size();
+    let output_row = output.stride(1) / output.vector_size();
     let column = ABSOLUTE_POS_X as usize;
     let b = ABSOLUTE_POS_Y as usize;
     if b >= batch || column >= columns {
@@ -125,11 +146,12 @@ pub fn low_rank_fusion_kernel<F: Float, I: Numeric, N: Size>(
             let mut projection = Vector::new(F::new(0.0));
             for i in 0..width {
                 let s = offset + i;
-                projection += Vector::new(hats[b * hat_width + s]) * factors[(r * hat_width + s) * columns + column];
+                projection +=
+                    Vector::new(hats[b * hat_row + s]) * factors[r * factor_rank + s * factor_row + column];
             }
             product *= projection;
         }
         h += Vector::new(rank_weights[r]) * product;
     }
-    output[b * columns + column] = h;
+    output[b * output_row + column] = h;
 }

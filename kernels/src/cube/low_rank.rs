@@ -12,7 +12,7 @@
 //! packed side by side as `[R, S, O]`, are read along `o` by neighbouring units (coalesced
 //! vector loads), each row `ẑ[b]` by the 16 units of its row (cached).
 
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::Tensor;
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::{BoolElement, CubeRuntime, FloatElement, IntElement};
 
@@ -43,11 +43,11 @@ where
     let rank_weights = into_contiguous(rank_weights.reshape([rank]).into_primitive().tensor());
     let bias = into_contiguous(bias.reshape([out]).into_primitive().tensor());
 
-    let launch = Launch::new(&bias, batch, out, UNITS);
+    let launch = Launch::new(&bias, batch, out, UNITS, 1);
     let (output, dtype) = (launch.output.clone(), launch.output.dtype);
     low_rank_fusion_kernel::launch::<R>(
         &output.client,
-        launch.cube_count,
+        launch.cube_count.clone(),
         launch.cube_dim,
         launch.vector,
         hats.into_tensor_arg(),
@@ -59,5 +59,5 @@ where
         widths.len(),
         [dtype.into(), layout.dtype.into()],
     );
-    Tensor::from_primitive(TensorPrimitive::Float(output))
+    launch.sum()
 }

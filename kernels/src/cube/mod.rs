@@ -15,32 +15,55 @@ type Cube<R, F, I, BT> = CubeBackend<R, F, I, BT>;
 /// Units per side of both kernels' 16 × 16 cubes.
 const UNITS: usize = 16;
 
-/// Where a kernel writes `h` `[batch, out]` and how it is launched.
+/// Where a kernel writes `h` and how it is launched.
 struct Launch<R: CubeRuntime> {
-    /// Uninitialised `[batch, out]` on the device of `like`, in its dtype.
+    /// Uninitialised `[splits, batch, out]` on the device of `like`, in its dtype: one
+    /// partial sum of `h` per split of the reduction (`splits = 1`: `h` itself).
     output: CubeTensor<R>,
     /// Vector width `N` along `out`.
     vector: usize,
-    /// One cube per `16·N` columns and `rows_per_cube` rows.
+    /// One cube per `16·N` columns, `rows_per_cube` rows and split.
     cube_count: CubeCount,
     cube_dim: CubeDim,
 }
 
 impl<R: CubeRuntime> Launch<R> {
-    fn new(like: &CubeTensor<R>, batch: usize, out: usize, rows_per_cube: usize) -> Self {
+    fn new(like: &CubeTensor<R>, batch: usize, out: usize, rows_per_cube: usize, splits: usize) -> Self {
         let vector = vector_width(out);
         let output = empty_device_dtype::<R>(
             like.client.clone(),
             like.device.clone(),
-            Shape::new([batch, out]),
+            Shape::new([splits, batch, out]),
             like.dtype,
         );
         let cube_count = CubeCount::Static(
             (out / vector).div_ceil(UNITS) as u32,
             batch.div_ceil(rows_per_cube) as u32,
-            1,
+            splits as u32,
         );
-        Launch { output, vector, cube_count, cube_dim: CubeDim::new_2d(UNITS as u32, UNITS as u32) }
+        Launch {
+            output,
+            vector,
+            cube_count,
+            cube_dim: CubeDim::new_2d(UNITS as u32, UNITS as u32),
+        }
+    }
+
+    /// `h` `[batch, out]`: the sum of the kernel's partial sums.
+    fn sum<F, I, BT>(self) -> Tensor<Cube<R, F, I, BT>, 2>
+    where
+        F: FloatElement,
+        I: IntElement,
+        BT: BoolElement,
+    {
+        let partials = Tensor::<Cube<R, F, I, BT>, 3>::from_primitive(TensorPrimitive::Float(self.output));
+        let [splits, batch, out] = partials.dims();
+        let h = if splits == 1 {
+            partials
+        } else {
+            partials.sum_dim(0)
+        };
+        h.reshape([batch, out])
     }
 }
 
@@ -50,18 +73,20 @@ fn vector_width(out: usize) -> usize {
     [4, 2].into_iter().find(|w| out % w == 0).unwrap_or(1)
 }
 
-use burn::tensor::{Int, Shape, Tensor, TensorData};
+use burn::tensor::{Int, Shape, Tensor, TensorData, TensorPrimitive};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
-use cubecl::prelude::{CubeCount, CubeDim};
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
+use cubecl::prelude::{CubeCount, CubeDim};
 
 use crate::composite::prepend_one;
 
 /// The inputs as the kernels read them: `[ẑ_1 | ẑ_2 | … | ẑ_M]` `[B, S]` (contiguous), the
 /// widths `d_m + 1` and each modality's offset in `S`.
-fn packed_hats<R, F, I, BT>(inputs: &[Tensor<CubeBackend<R, F, I, BT>, 2>]) -> (CubeTensor<R>, Vec<usize>, Vec<usize>)
+fn packed_hats<R, F, I, BT>(
+    inputs: &[Tensor<CubeBackend<R, F, I, BT>, 2>],
+) -> (CubeTensor<R>, Vec<usize>, Vec<usize>)
 where
     R: CubeRuntime,
     F: FloatElement,

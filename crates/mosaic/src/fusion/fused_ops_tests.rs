@@ -14,7 +14,10 @@ const DIMS: [&[usize]; 5] = [&[1, 1], &[3, 5], &[7, 1, 6], &[2, 3, 1, 4], &[1, 2
 
 fn tensor_fusion_case<B: TestBackend>(device: &B::Device) {
     // The last case spans several 64 × 64 × 16 kernel tiles in P and O, with ragged edges.
-    let shapes = DIMS.iter().map(|d| (d.to_vec(), 3)).chain([(vec![17, 9, 33], 70)]);
+    let shapes = DIMS
+        .iter()
+        .map(|d| (d.to_vec(), 3))
+        .chain([(vec![17, 9, 33], 70)]);
     for (i, (dims, out)) in shapes.enumerate() {
         let all_orders = (0..=dims.len()).collect::<Vec<_>>();
         for orders in [None, Some(vec![0, dims.len()]), Some(all_orders[1..].to_vec())] {
@@ -24,7 +27,11 @@ fn tensor_fusion_case<B: TestBackend>(device: &B::Device) {
                 let inputs = modality_inputs::<B>(40 + i as u64, &dims, batch, device);
                 let fused = run_case(&layer, &inputs, |l, x| l.forward(x));
                 let reference = run_case(&layer, &inputs, |l, x| {
-                    Ok(composite::tensor_fusion(x, l.effective_weight(), l.bias.as_ref().map(Param::val)))
+                    Ok(composite::tensor_fusion(
+                        x,
+                        l.effective_weight(),
+                        l.bias.as_ref().map(Param::val),
+                    ))
                 });
                 let case = format!("dims {dims:?} out {out} orders {orders:?} batch {batch}");
                 fused.assert_close_in(&case, &reference, 1e-4);
@@ -56,13 +63,20 @@ fn check_chunking<B: TestBackend>(
     let tracked: Vec<_> = inputs.iter().map(|x| x.clone().require_grad()).collect();
     let (weight_t, bias_t) = (weight.clone().require_grad(), bias.clone().require_grad());
     let reference = composite::tensor_fusion(&tracked, weight_t.clone(), Some(bias_t.clone()));
-    let grads = (reference.clone() * loss_weights::<B>([batch, out], device)).sum().backward();
+    let grads = (reference.clone() * loss_weights::<B>([batch, out], device))
+        .sum()
+        .backward();
 
     let inner: Vec<_> = inputs.iter().map(|x| x.clone().inner()).collect();
     // 1 element: one row per chunk; 12·4: two rows; 1 << 20: one chunk.
     for chunk_elements in [1, 12 * 4, 1 << 20] {
         let case = format!("chunks of {chunk_elements} elements");
-        let output = forward(&inner, weight.clone().inner(), Some(bias.clone().inner()), chunk_elements);
+        let output = forward(
+            &inner,
+            weight.clone().inner(),
+            Some(bias.clone().inner()),
+            chunk_elements,
+        );
         assert_close(&case, &to_f64(output), &to_f64(reference.clone().inner()), 1e-5);
         let fused = backward(
             &inner,
@@ -71,12 +85,27 @@ fn check_chunking<B: TestBackend>(
             chunk_elements,
         );
         for (m, (x, g)) in tracked.iter().zip(fused.inputs).enumerate() {
-            assert_close(&format!("{case}: input {m}"), &to_f64(g), &to_f64(x.grad(&grads).unwrap()), 1e-5);
+            assert_close(
+                &format!("{case}: input {m}"),
+                &to_f64(g),
+                &to_f64(x.grad(&grads).unwrap()),
+                1e-5,
+            );
         }
         let expected_weight = to_f64(weight_t.grad(&grads).unwrap());
-        assert_close(&format!("{case}: weight"), &to_f64(fused.weight), &expected_weight, 1e-5);
+        assert_close(
+            &format!("{case}: weight"),
+            &to_f64(fused.weight),
+            &expected_weight,
+            1e-5,
+        );
         let expected_bias = to_f64(bias_t.grad(&grads).unwrap());
-        assert_close(&format!("{case}: bias"), &to_f64(fused.bias), &expected_bias, 1e-5);
+        assert_close(
+            &format!("{case}: bias"),
+            &to_f64(fused.bias),
+            &expected_bias,
+            1e-5,
+        );
     }
 }
 
@@ -90,11 +119,18 @@ for_each_backend!(tensor_fusion_chunks_match_composite, chunking_case);
 #[test]
 fn flex_tensor_fusion_chunks_match_composite() {
     use mosaic_kernels::cpu::tensor_fusion as flex_tf;
-    check_chunking::<burn::backend::Autodiff<crate::backend::Flex>>(&Default::default(), flex_tf::forward, flex_tf::backward);
+    check_chunking::<burn::backend::Autodiff<crate::backend::Flex>>(
+        &Default::default(),
+        flex_tf::forward,
+        flex_tf::backward,
+    );
 }
 
 fn low_rank_case<B: TestBackend>(device: &B::Device) {
-    let shapes = DIMS.iter().map(|d| (d.to_vec(), 3)).chain([(vec![17, 9, 33], 70)]);
+    let shapes = DIMS
+        .iter()
+        .map(|d| (d.to_vec(), 3))
+        .chain([(vec![17, 9, 33], 70)]);
     for (i, (dims, out)) in shapes.enumerate() {
         for rank in [1, 3, 64] {
             for batch in [1, 37] {
@@ -104,7 +140,12 @@ fn low_rank_case<B: TestBackend>(device: &B::Device) {
                 let fused = run_case(&layer, &inputs, |l, x| l.forward(x));
                 let reference = run_case(&layer, &inputs, |l, x| {
                     let factors: Vec<_> = l.factors.iter().map(Param::val).collect();
-                    Ok(composite::low_rank_fusion(x, &factors, l.rank_weights.val(), l.bias.val()))
+                    Ok(composite::low_rank_fusion(
+                        x,
+                        &factors,
+                        l.rank_weights.val(),
+                        l.bias.val(),
+                    ))
                 });
                 let case = format!("dims {dims:?} out {out} rank {rank} batch {batch}");
                 fused.assert_close_in(&case, &reference, 1e-4);
@@ -118,7 +159,12 @@ for_each_backend!(low_rank_fusion_matches_composite, low_rank_case);
 /// untracked parents are skipped, not mis-assigned).
 fn partly_tracked_case<B: TestBackend>(device: &B::Device) {
     let dims = vec![2, 3];
-    let layer = randomize(TensorFusionConfig::new(dims.clone(), 2).init::<B>(device).unwrap(), 3);
+    let layer = randomize(
+        TensorFusionConfig::new(dims.clone(), 2)
+            .init::<B>(device)
+            .unwrap(),
+        3,
+    );
     let inputs = modality_inputs::<B>(9, &dims, 4, device);
     let output = layer.forward(&inputs).unwrap();
     let grads = (output * loss_weights::<B>([4, 2], device)).sum().backward();
@@ -126,7 +172,16 @@ fn partly_tracked_case<B: TestBackend>(device: &B::Device) {
     // ∂loss/∂W = vec(Z)ᵀ · c, with the outer product built explicitly.
     let inner_inputs: Vec<Tensor<B::InnerBackend, 2>> = inputs.iter().map(|x| x.clone().inner()).collect();
     let loss_weights = loss_weights::<B::InnerBackend>([4, 2], device);
-    let expected = to_f64(composite::outer_product(&inner_inputs).transpose().matmul(loss_weights));
-    assert_close("weight gradient", &weight_grad.expect("the weight is tracked"), &expected, 1e-5);
+    let expected = to_f64(
+        composite::outer_product(&inner_inputs)
+            .transpose()
+            .matmul(loss_weights),
+    );
+    assert_close(
+        "weight gradient",
+        &weight_grad.expect("the weight is tracked"),
+        &expected,
+        1e-5,
+    );
 }
 for_each_backend!(untracked_inputs_are_skipped, partly_tracked_case);
