@@ -1,25 +1,31 @@
 //! mosaic's developer tasks: `cargo xtask <command>`.
 //!
+//! - `cargo xtask reproduce [ARGS]`: the README's main command, `mosaic reproduce` (the
+//!   lecture's sentiment table on the bundled dataset), with the binary of the test build.
 //! - `cargo xtask test [--backend all|flex|ndarray|wgpu|cuda]`: the test suite. `all` (the
 //!   default) runs every test on flex, ndarray and wgpu and compiles, but does not run, the
 //!   CUDA tests (they need an NVIDIA GPU: run `--backend cuda` on one).
 //! - `cargo xtask demo [ARGS]`: the example that trains a fusion model on generated data.
 //! - `cargo xtask bench --backend B [--quick] [--filter PATTERN]`: the benchmarks and their
 //!   report (`bench.rs`, docs/benchmarks.md).
-//! - `cargo xtask ci`: exactly what `.ci/run` runs after installing system packages: a short
-//!   demo run, then `cargo xtask test`, ending with one summary line
+//! - `cargo xtask ci`: exactly what `.ci/run` runs after installing system packages:
+//!   `cargo xtask reproduce`, then `cargo xtask test`, ending with one summary line
 //!   (`tests: N passed, N failed, N skipped`).
 //!
-//! Every command builds with one feature set (`flex,ndarray,wgpu,cuda`), so tests, the demo
-//! and the CUDA compile check share one build of burn.
+//! Every command builds `mosaic` with one feature set (`flex,ndarray,wgpu,cuda`), so tests,
+//! the CLI and the CUDA compile check share one build of burn.
 
 mod bench;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-/// The one feature set every command builds with.
+/// The backends every command builds `mosaic` with.
 const FEATURES: &str = "mosaic/flex,mosaic/ndarray,mosaic/wgpu,mosaic/cuda";
+/// [`FEATURES`] and the same backends in the CLI: what `cargo test --workspace` builds with.
+/// `reproduce` runs the `mosaic` binary of that build, so tests and CLI share one build.
+const WORKSPACE_FEATURES: &str = "mosaic/flex,mosaic/ndarray,mosaic/wgpu,mosaic/cuda,\
+                                  mosaic-cli/flex,mosaic-cli/ndarray,mosaic-cli/wgpu,mosaic-cli/cuda";
 pub(crate) const BACKENDS: [&str; 4] = ["flex", "ndarray", "wgpu", "cuda"];
 
 fn main() -> ExitCode {
@@ -37,6 +43,7 @@ fn run(args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("demo") => demo(&args[1..]),
+        Some("reproduce") => reproduce(&args[1..]),
         Some("ci") => ci(),
         Some("bench") => bench::run(&args[1..]),
         Some("help") | Some("--help") | Some("-h") | None => {
@@ -52,13 +59,19 @@ fn usage() -> &'static str {
      \n\
      commands:\n\
      \x20 test [--backend all|flex|ndarray|wgpu|cuda]  run the test suite (default: all = flex, ndarray, wgpu)\n\
+     \x20 reproduce [ARGS]                             `mosaic reproduce`: the sentiment table on the bundled data\n\
      \x20 demo [ARGS]                                  train a fusion model on generated data (ARGS: see --help)\n\
-     \x20 ci                                           what .ci/run runs: the demo, then the tests\n\
+     \x20 ci                                           what .ci/run runs: reproduce, then the tests\n\
      \x20 bench --backend B [--quick] [--filter PAT]    benchmarks; report in target/mosaic-bench/B/"
 }
 
 pub(crate) fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // The checkout `cargo xtask` runs in (cargo sets the variable for `cargo run`), not the one
+    // this binary was compiled in: a build folder shared by two checkouts (CI's cache) would
+    // otherwise run the other checkout's code.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
@@ -213,7 +226,7 @@ fn test(args: &[String]) -> Result<(), String> {
         _ => (&["on_cuda"], OTHERS),
     };
     println!("xtask: testing {backend} (filter: {})", filter.join(" "));
-    let mut command = vec!["test", "--workspace", "--features", FEATURES, "--"];
+    let mut command = vec!["test", "--workspace", "--features", WORKSPACE_FEATURES, "--"];
     command.extend(filter);
     let counts = cargo_test(&command)?;
     println!("xtask: skipped: {} ({skipped_note})", counts.filtered);
@@ -241,8 +254,38 @@ fn demo(args: &[String]) -> Result<(), String> {
     cargo(&command)
 }
 
-/// The demo (a short run), then the whole test suite, whose summary line ends the output.
+/// `mosaic reproduce ARGS`: builds what `cargo xtask test` builds (the `mosaic` binary
+/// among it), then runs the binary.
+fn reproduce(args: &[String]) -> Result<(), String> {
+    cargo(&[
+        "test",
+        "--workspace",
+        "--features",
+        WORKSPACE_FEATURES,
+        "--no-run",
+    ])?;
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| workspace_root().join("target"), PathBuf::from);
+    let binary = target
+        .join("debug")
+        .join(format!("mosaic{}", std::env::consts::EXE_SUFFIX));
+    let args = args.strip_prefix(&["--".to_string()]).unwrap_or(args);
+    println!("xtask: {} reproduce {}", binary.display(), args.join(" "));
+    let status = Command::new(&binary)
+        .arg("reproduce")
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("could not run {}: {e}", binary.display()))?;
+    status
+        .success()
+        .then_some(())
+        .ok_or_else(|| format!("mosaic reproduce failed ({status})"))
+}
+
+/// The README's main command (`mosaic reproduce` on the bundled data), then the whole test
+/// suite, whose summary line ends the output.
 fn ci() -> Result<(), String> {
-    demo(&["--epochs".into(), "8".into()])?;
+    reproduce(&[])?;
     test(&[])
 }

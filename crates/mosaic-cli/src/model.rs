@@ -1,0 +1,304 @@
+//! The TFN / LMF reference architecture for sentiment regression: one sub-network per
+//! modality (an LSTM over the word vectors for text, an MLP for audio and for video), a
+//! fusion layer, and a regression head whose output is squashed into the label range:
+//!
+//! ```text
+//! z_text = LstmSubnet(x_text)  [B, text_out]     (x_text: [B, T, d_word])
+//! z_audio = MlpSubnet(x_audio) [B, audio_hidden]
+//! z_video = MlpSubnet(x_video) [B, video_hidden]
+//! h = fusion(z_m for the chosen modalities)       [B, d_fused]
+//! ŷ = 6 σ(w·h + b) − 3                            [B, 1], in (−3, 3)
+//! ```
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::activation::sigmoid;
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+use mosaic::fusion::{
+    Bilinear, BilinearConfig, Concat, ConcatConfig, Elementwise, ElementwiseConfig, ElementwiseOp, Fusion,
+    LowRankFusion, LowRankFusionConfig, MlpFusion, MlpFusionConfig, TensorFusion, TensorFusionConfig,
+};
+use mosaic::subnet::{LstmSubnet, LstmSubnetConfig, MlpSubnet, MlpSubnetConfig};
+use mosaic::FusionBackend;
+use mosaic_data::Modality;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The fusion layer of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FusionKind {
+    /// Early fusion: concatenation.
+    Concat,
+    /// Element-wise sum of projections.
+    Sum,
+    /// Element-wise product of projections.
+    Product,
+    /// An MLP on the concatenation.
+    Mlp,
+    /// Bilinear pooling (two modalities).
+    Bilinear,
+    /// Tensor fusion (TFN).
+    Tfn,
+    /// Low-rank multimodal fusion (LMF).
+    Lmf,
+}
+
+impl FusionKind {
+    /// Every kind, as named on the command line.
+    pub const ALL: [FusionKind; 7] = [
+        Self::Concat,
+        Self::Sum,
+        Self::Product,
+        Self::Mlp,
+        Self::Bilinear,
+        Self::Tfn,
+        Self::Lmf,
+    ];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Concat => "concat",
+            Self::Sum => "sum",
+            Self::Product => "product",
+            Self::Mlp => "mlp",
+            Self::Bilinear => "bilinear",
+            Self::Tfn => "tfn",
+            Self::Lmf => "lmf",
+        }
+    }
+}
+
+impl fmt::Display for FusionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for FusionKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            let names: Vec<_> = Self::ALL.iter().map(|k| k.name()).collect();
+            format!("unknown fusion `{s}` (expected one of {})", names.join(", "))
+        })
+    }
+}
+
+/// Everything needed to rebuild a model: saved next to its checkpoint as `config.json`.
+#[derive(Config, Debug, PartialEq)]
+pub struct ModelConfig {
+    /// `text`, `audio`, `video`: the modalities the model reads, in that order.
+    pub modalities: Vec<String>,
+    /// The fusion layer.
+    pub fusion: FusionKind,
+    /// Words per text sequence.
+    pub text_len: usize,
+    /// Word-vector width.
+    pub text_width: usize,
+    /// Audio feature width.
+    pub audio_width: usize,
+    /// Visual feature width.
+    pub video_width: usize,
+    /// LSTM hidden width of the text sub-network.
+    #[config(default = 16)]
+    pub text_hidden: usize,
+    /// Output width of the text sub-network.
+    #[config(default = 8)]
+    pub text_out: usize,
+    /// Hidden (and output) width of the audio MLP.
+    #[config(default = 8)]
+    pub audio_hidden: usize,
+    /// Hidden (and output) width of the video MLP.
+    #[config(default = 8)]
+    pub video_hidden: usize,
+    /// Output width of the fusion layer (all but concat).
+    #[config(default = 16)]
+    pub fusion_out: usize,
+    /// Rank of low-rank fusion.
+    #[config(default = 4)]
+    pub rank: usize,
+    /// Dropout in the sub-networks and the MLP fusion.
+    #[config(default = 0.1)]
+    pub dropout: f64,
+}
+
+/// The fusion layer, one variant per [`FusionKind`] (sum and product share one).
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum FusionLayer<B: Backend> {
+    /// Concatenation.
+    Concat(Concat),
+    /// Element-wise sum or product.
+    Elementwise(Elementwise<B>),
+    /// MLP fusion.
+    Mlp(MlpFusion<B>),
+    /// Bilinear pooling.
+    Bilinear(Bilinear<B>),
+    /// Tensor fusion.
+    Tensor(TensorFusion<B>),
+    /// Low-rank fusion.
+    LowRank(LowRankFusion<B>),
+}
+
+impl<B: FusionBackend> FusionLayer<B> {
+    fn layer(&self) -> &dyn Fusion<B> {
+        match self {
+            Self::Concat(l) => l,
+            Self::Elementwise(l) => l,
+            Self::Mlp(l) => l,
+            Self::Bilinear(l) => l,
+            Self::Tensor(l) => l,
+            Self::LowRank(l) => l,
+        }
+    }
+}
+
+/// The sentiment model (module docs).
+#[derive(Module, Debug)]
+pub struct SentimentModel<B: Backend> {
+    /// Text sub-network, when text is used.
+    pub text: Option<LstmSubnet<B>>,
+    /// Audio sub-network, when audio is used.
+    pub audio: Option<MlpSubnet<B>>,
+    /// Video sub-network, when video is used.
+    pub video: Option<MlpSubnet<B>>,
+    /// The fusion layer.
+    pub fusion: FusionLayer<B>,
+    /// Regression head.
+    pub head: Linear<B>,
+}
+
+/// A batch of inputs: one tensor per modality the model uses, and the labels.
+pub struct Batch<B: Backend> {
+    /// `[B, T, d_word]`.
+    pub text: Option<Tensor<B, 3>>,
+    /// `[B, d_audio]`.
+    pub audio: Option<Tensor<B, 2>>,
+    /// `[B, d_video]`.
+    pub video: Option<Tensor<B, 2>>,
+    /// `[B, 1]`.
+    pub labels: Tensor<B, 2>,
+}
+
+impl ModelConfig {
+    /// The modalities, parsed.
+    ///
+    /// # Errors
+    /// An unknown or repeated name.
+    pub fn modality_list(&self) -> Result<Vec<Modality>, String> {
+        Modality::parse_list(&self.modalities.join(",")).map_err(|e| e.to_string())
+    }
+
+    /// Builds the model with fresh weights.
+    ///
+    /// # Errors
+    /// A configuration the layers reject (e.g. bilinear fusion of three modalities), with
+    /// the layer's message.
+    pub fn init<B: FusionBackend>(&self, device: &B::Device) -> Result<SentimentModel<B>, String> {
+        let modalities = self.modality_list()?;
+        let uses = |m: Modality| modalities.contains(&m);
+        let text = uses(Modality::Text)
+            .then(|| {
+                LstmSubnetConfig::new(self.text_width, self.text_hidden, self.text_out)
+                    .with_dropout(self.dropout)
+                    .init(device)
+            })
+            .transpose();
+        let mlp = |m: Modality, width: usize, hidden: usize| {
+            uses(m)
+                .then(|| {
+                    MlpSubnetConfig::new(width, hidden)
+                        .with_dropout(self.dropout)
+                        .init(device)
+                })
+                .transpose()
+        };
+        let error = |e: mosaic::MosaicError| e.to_string();
+        let text = text.map_err(error)?;
+        let audio = mlp(Modality::Audio, self.audio_width, self.audio_hidden).map_err(error)?;
+        let video = mlp(Modality::Video, self.video_width, self.video_hidden).map_err(error)?;
+        let dims: Vec<usize> = modalities
+            .iter()
+            .map(|m| match m {
+                Modality::Text => self.text_out,
+                Modality::Audio => self.audio_hidden,
+                Modality::Video => self.video_hidden,
+            })
+            .collect();
+        let out = self.fusion_out;
+        let elementwise = |op| {
+            ElementwiseConfig::new(dims.clone(), op)
+                .with_projection_dim(Some(out))
+                .init(device)
+                .map(FusionLayer::Elementwise)
+        };
+        let fusion = match self.fusion {
+            FusionKind::Concat => ConcatConfig::new(dims.clone()).init().map(FusionLayer::Concat),
+            FusionKind::Sum => elementwise(ElementwiseOp::Sum),
+            FusionKind::Product => elementwise(ElementwiseOp::Product),
+            FusionKind::Mlp => MlpFusionConfig::new(dims.clone(), vec![out], out)
+                .with_dropout(self.dropout)
+                .init(device)
+                .map(FusionLayer::Mlp),
+            FusionKind::Bilinear => match dims[..] {
+                [d_x, d_y] => BilinearConfig::new(d_x, d_y, out)
+                    .init(device)
+                    .map(FusionLayer::Bilinear),
+                _ => {
+                    return Err(format!(
+                        "bilinear fusion takes exactly 2 modalities, got {} ({})",
+                        dims.len(),
+                        self.modalities.join(",")
+                    ))
+                }
+            },
+            FusionKind::Tfn => TensorFusionConfig::new(dims.clone(), out)
+                .init(device)
+                .map(FusionLayer::Tensor),
+            FusionKind::Lmf => LowRankFusionConfig::new(dims.clone(), out, self.rank)
+                .init(device)
+                .map(FusionLayer::LowRank),
+        }
+        .map_err(error)?;
+        let head = LinearConfig::new(fusion.layer().output_dim(), 1).init(device);
+        Ok(SentimentModel {
+            text,
+            audio,
+            video,
+            fusion,
+            head,
+        })
+    }
+}
+
+impl<B: FusionBackend> SentimentModel<B> {
+    /// Predictions `[B, 1]` in (−3, 3).
+    ///
+    /// # Errors
+    /// A batch without a tensor for one of the model's modalities, or of the wrong shape.
+    pub fn forward(&self, batch: &Batch<B>) -> Result<Tensor<B, 2>, String> {
+        let missing = |m: &str| format!("the batch has no {m} tensor, but the model reads {m}");
+        let mut inputs = Vec::new();
+        if let Some(net) = &self.text {
+            let x = batch.text.clone().ok_or_else(|| missing("text"))?;
+            inputs.push(net.forward(x).map_err(|e| e.to_string())?);
+        }
+        for (net, x, name) in [
+            (&self.audio, &batch.audio, "audio"),
+            (&self.video, &batch.video, "video"),
+        ] {
+            if let Some(net) = net {
+                let x = x.clone().ok_or_else(|| missing(name))?;
+                inputs.push(net.forward(x).map_err(|e| e.to_string())?);
+            }
+        }
+        let fused = self.fusion.layer().forward(&inputs).map_err(|e| e.to_string())?;
+        Ok(sigmoid(self.head.forward(fused)) * 6.0 - 3.0)
+    }
+}

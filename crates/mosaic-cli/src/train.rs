@@ -1,0 +1,234 @@
+//! Training with Adam on the L1 loss, early stopping on the validation MAE, and evaluation.
+
+use crate::metrics::Metrics;
+use crate::model::{Batch, ModelConfig, SentimentModel};
+use crate::progress::Progress;
+use burn::module::AutodiffModule;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Tensor, TensorData};
+use mosaic::FusionBackend;
+use mosaic_data::{Dataset, Modality, Sample};
+use serde::{Deserialize, Serialize};
+
+/// Optimisation settings; saved with the checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// Most epochs.
+    pub epochs: usize,
+    /// Epochs without a better validation MAE before stopping.
+    pub patience: usize,
+    /// Segments per batch.
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    pub lr: f64,
+    /// Seed of the initial weights and the batch order.
+    pub seed: u64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            epochs: 60,
+            patience: 10,
+            batch_size: 32,
+            lr: 3e-3,
+            seed: 7,
+        }
+    }
+}
+
+/// A trained model and how training went.
+pub struct Fitted<B: Backend> {
+    /// The weights of the best validation epoch.
+    pub model: SentimentModel<B>,
+    /// That epoch (1-based).
+    pub best_epoch: usize,
+    /// Epochs run.
+    pub epochs_run: usize,
+}
+
+/// Tensors for `samples`, for the modalities of `config`.
+pub fn batch<B: Backend>(
+    samples: &[&Sample],
+    config: &ModelConfig,
+    device: &B::Device,
+) -> Result<Batch<B>, String> {
+    let modalities = config.modality_list()?;
+    let n = samples.len();
+    let gather = |f: fn(&Sample) -> &[f32]| {
+        samples
+            .iter()
+            .flat_map(|s| f(s).iter().copied())
+            .collect::<Vec<f32>>()
+    };
+    let uses = |m| modalities.contains(&m);
+    let matrix = |values: Vec<f32>, width: usize| {
+        Tensor::<B, 2>::from_data(TensorData::new(values, [n, width]), device)
+    };
+    Ok(Batch {
+        text: uses(Modality::Text).then(|| {
+            let values = gather(|s| &s.text);
+            Tensor::from_data(
+                TensorData::new(values, [n, config.text_len, config.text_width]),
+                device,
+            )
+        }),
+        audio: uses(Modality::Audio).then(|| matrix(gather(|s| &s.audio), config.audio_width)),
+        video: uses(Modality::Video).then(|| matrix(gather(|s| &s.video), config.video_width)),
+        labels: matrix(samples.iter().map(|s| s.label).collect(), 1),
+    })
+}
+
+/// Checks that `data` has the widths `config` was made for.
+///
+/// # Errors
+/// Names the modality and both widths.
+pub fn check_widths(config: &ModelConfig, data: &Dataset) -> Result<(), String> {
+    let pairs = [
+        ("text sequence length", config.text_len, data.text_len),
+        ("text word-vector width", config.text_width, data.text_width),
+        ("audio width", config.audio_width, data.audio_width),
+        ("video width", config.video_width, data.video_width),
+    ];
+    for (what, expected, actual) in pairs {
+        if expected != actual {
+            return Err(format!(
+                "the model expects {what} {expected}, dataset `{}` has {actual}",
+                data.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Predictions for `samples` (evaluation mode), in batches of 256.
+pub fn predict<B: FusionBackend>(
+    model: &SentimentModel<B>,
+    config: &ModelConfig,
+    samples: &[Sample],
+    device: &B::Device,
+) -> Result<Vec<f32>, String> {
+    let mut out = Vec::with_capacity(samples.len());
+    for chunk in samples.chunks(256) {
+        let refs: Vec<&Sample> = chunk.iter().collect();
+        let predictions = model.forward(&batch::<B>(&refs, config, device)?)?;
+        out.extend(predictions.into_data().iter::<f32>());
+    }
+    Ok(out)
+}
+
+/// The metrics of `model` on `samples`.
+pub fn evaluate<B: FusionBackend>(
+    model: &SentimentModel<B>,
+    config: &ModelConfig,
+    samples: &[Sample],
+    device: &B::Device,
+) -> Result<Metrics, String> {
+    let predictions = predict(model, config, samples, device)?;
+    let labels: Vec<f32> = samples.iter().map(|s| s.label).collect();
+    Ok(Metrics::new(&predictions, &labels))
+}
+
+/// Deterministic batch order (splitmix64 Fisher–Yates).
+fn shuffle(order: &mut [usize], seed: u64) {
+    let mut state = seed;
+    for i in (1..order.len()).rev() {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        order.swap(i, ((z ^ (z >> 31)) % (i as u64 + 1)) as usize);
+    }
+}
+
+/// Trains a model of `config` on `data.train`, keeping the weights of the epoch with the
+/// lowest validation MAE and stopping after `patience` epochs without improvement.
+///
+/// # Errors
+/// A configuration the layers reject, or a dataset of other widths.
+pub fn fit<B>(
+    config: &ModelConfig,
+    data: &Dataset,
+    options: &TrainOptions,
+    device: &B::Device,
+    progress: &Progress,
+) -> Result<Fitted<B::InnerBackend>, String>
+where
+    B: AutodiffBackend + FusionBackend,
+    B::InnerBackend: FusionBackend,
+{
+    check_widths(config, data)?;
+    B::seed(device, options.seed);
+    let mut model = config.init::<B>(device)?;
+    let mut optimizer = AdamConfig::new().init::<B, SentimentModel<B>>();
+    let mut order: Vec<usize> = (0..data.train.len()).collect();
+    let steps = data.train.len().div_ceil(options.batch_size.max(1));
+    let mut best: Option<(SentimentModel<B::InnerBackend>, usize, f64)> = None;
+    let mut epochs_run = 0;
+    for epoch in 1..=options.epochs.max(1) {
+        epochs_run = epoch;
+        shuffle(&mut order, options.seed.wrapping_add(epoch as u64));
+        let mut total = 0.0;
+        for (step, indices) in order.chunks(options.batch_size.max(1)).enumerate() {
+            let samples: Vec<&Sample> = indices.iter().map(|&i| &data.train[i]).collect();
+            let batch = batch::<B>(&samples, config, device)?;
+            let loss = (model.forward(&batch)? - batch.labels.clone()).abs().mean();
+            total += loss.clone().into_scalar().elem::<f64>() * samples.len() as f64;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(options.lr, model, grads);
+            progress.batch(
+                epoch,
+                options.epochs,
+                step + 1,
+                steps,
+                total / ((step * options.batch_size + samples.len()) as f64),
+            );
+        }
+        let valid_model = model.valid();
+        let valid_mae = evaluate(&valid_model, config, &data.valid, device)?.mae;
+        let improved = best.as_ref().is_none_or(|(_, _, mae)| valid_mae < *mae);
+        progress.epoch(
+            epoch,
+            options.epochs,
+            total / data.train.len() as f64,
+            valid_mae,
+            improved,
+        );
+        if improved {
+            best = Some((valid_model, epoch, valid_mae));
+        } else if best
+            .as_ref()
+            .is_some_and(|(_, e, _)| epoch - e >= options.patience)
+        {
+            break;
+        }
+    }
+    progress.finish();
+    let (model, best_epoch, _) = best.expect("at least one epoch ran");
+    Ok(Fitted {
+        model,
+        best_epoch,
+        epochs_run,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shuffle_is_a_seeded_permutation() {
+        let mut a: Vec<usize> = (0..100).collect();
+        let mut b = a.clone();
+        shuffle(&mut a, 3);
+        shuffle(&mut b, 3);
+        assert_eq!(a, b);
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+        assert_ne!(a, (0..100).collect::<Vec<_>>());
+        shuffle(&mut b, 4);
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,198 @@
+//! Reader of CMU-MultimodalSDK computational sequences (`.csd`, HDF5).
+//!
+//! Layout (the SDK's `computational_sequence` writer): one top-level group named after the
+//! sequence (`glove_vectors`, `COVAREP`, …) holding
+//!
+//! - `data/<id>/features`: `[frames, width]` floats (f32 or f64),
+//! - `data/<id>/intervals`: `[frames, 2]` start and end times in seconds,
+//! - `metadata/<key>`: JSON strings (not needed to load the data; not read).
+//!
+//! Contiguous and chunked (gzip) datasets are both read, by the pure-Rust `hdf5-reader`.
+
+use crate::{DataError, Result};
+use hdf5_reader::{Datatype, Hdf5File};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The frames of one id (a video).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// `[frames, width]` row-major.
+    pub features: Vec<f64>,
+    /// Columns of `features`.
+    pub width: usize,
+    /// `[start, end]` of each frame, seconds.
+    pub intervals: Vec<[f64; 2]>,
+}
+
+impl Entry {
+    /// Frame `i`'s features.
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.features[i * self.width..(i + 1) * self.width]
+    }
+}
+
+/// A whole computational sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sequence {
+    /// The top-level group's name.
+    pub name: String,
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Feature width (the same for every id).
+    pub width: usize,
+    /// Frames per id, by id.
+    pub entries: BTreeMap<String, Entry>,
+}
+
+const EXPECTED: &str =
+    "expected a computational sequence: one top-level group holding `data/<id>/features` [frames, width] and `data/<id>/intervals` [frames, 2]";
+
+/// Reads the computational sequence at `path`.
+///
+/// # Errors
+/// [`DataError::Io`] when the file cannot be read, [`DataError::Hdf5`] when it is not HDF5,
+/// [`DataError::Layout`] when its groups or datasets are not a computational sequence's
+/// (the message names the id and dataset), including ids whose widths differ.
+pub fn read(path: &Path) -> Result<Sequence> {
+    std::fs::metadata(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let hdf5 = |e: hdf5_reader::error::Error| DataError::Hdf5 {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let file = Hdf5File::open(path).map_err(hdf5)?;
+    let root = file.root_group().map_err(hdf5)?;
+    let (groups, _) = root.member_names().map_err(hdf5)?;
+    let [name] = groups.as_slice() else {
+        return Err(DataError::layout(
+            path,
+            format!("{EXPECTED}; found top-level groups {groups:?}"),
+        ));
+    };
+    let sequence = root.group(name).map_err(hdf5)?;
+    let data = sequence
+        .group("data")
+        .map_err(|_| DataError::layout(path, format!("{EXPECTED}; group `{name}` has no `data` group")))?;
+    let (ids, _) = data.member_names().map_err(hdf5)?;
+    let mut entries = BTreeMap::new();
+    let mut width = None;
+    for id in ids {
+        let group = data.group(&id).map_err(hdf5)?;
+        let read = |dataset: &str| -> Result<(Vec<f64>, Vec<u64>)> {
+            let what = format!("{name}/data/{id}/{dataset}");
+            let d = group
+                .dataset(dataset)
+                .map_err(|_| DataError::layout(path, format!("{EXPECTED}; `{what}` is missing")))?;
+            let values = match d.dtype() {
+                Datatype::FloatingPoint { size: 4, .. } => d
+                    .read_array::<f32>()
+                    .map(|a| a.iter().map(|&x| f64::from(x)).collect()),
+                Datatype::FloatingPoint { size: 8, .. } => {
+                    d.read_array::<f64>().map(|a| a.iter().copied().collect())
+                }
+                other => {
+                    return Err(DataError::layout(
+                        path,
+                        format!("`{what}` has type {other:?}, expected floats"),
+                    ))
+                }
+            }
+            .map_err(hdf5)?;
+            Ok((values, d.shape().to_vec()))
+        };
+        let (features, shape) = read("features")?;
+        let (times, time_shape) = read("intervals")?;
+        let [frames, w] = shape[..] else {
+            return Err(DataError::layout(
+                path,
+                format!("`{name}/data/{id}/features` has shape {shape:?}, expected [frames, width]"),
+            ));
+        };
+        if time_shape[..] != [frames, 2] {
+            return Err(DataError::layout(
+                path,
+                format!("`{name}/data/{id}/intervals` has shape {time_shape:?}, expected [{frames}, 2] (one [start, end] per feature row)"),
+            ));
+        }
+        let w = w as usize;
+        if *width.get_or_insert(w) != w {
+            return Err(DataError::layout(
+                path,
+                format!(
+                    "`{id}` has {w} features per frame, other ids {}",
+                    width.unwrap_or(0)
+                ),
+            ));
+        }
+        let intervals = times.chunks(2).map(|c| [c[0], c[1]]).collect();
+        entries.insert(
+            id,
+            Entry {
+                features,
+                width: w,
+                intervals,
+            },
+        );
+    }
+    let width =
+        width.ok_or_else(|| DataError::layout(path, format!("{EXPECTED}; `{name}/data` is empty")))?;
+    Ok(Sequence {
+        name: name.clone(),
+        path: path.to_path_buf(),
+        width,
+        entries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name)
+    }
+
+    #[test]
+    fn reads_contiguous_and_gzip_chunked_sequences() {
+        let words = read(&fixture("mosi/CMU_MOSI_TimestampedWordVectors.csd")).unwrap();
+        assert_eq!(
+            (words.name.as_str(), words.width, words.entries.len()),
+            ("glove_vectors", 16, 6)
+        );
+        let audio = read(&fixture("mosi/CMU_MOSI_COVAREP.csd")).unwrap();
+        assert_eq!((audio.name.as_str(), audio.width), ("COVAREP", 8));
+        // The fixture script puts NaN in every 7th frame of column 2 and +inf in every 13th
+        // frame (from the 5th) of column 5, at 100 frames per second.
+        let entry = &audio.entries["2iD-tVS8NPw"];
+        assert!(entry.row(0)[2].is_nan() && entry.row(7)[2].is_nan() && entry.row(1)[2].is_finite());
+        assert_eq!(entry.row(5)[5], f64::INFINITY);
+        assert_eq!(entry.row(3)[2], f64::NEG_INFINITY);
+        assert!((entry.intervals[1][0] - 0.01).abs() < 1e-12 && (entry.intervals[1][1] - 0.02).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_files_name_the_file_and_the_expected_layout() {
+        let missing = read(&fixture("mosi/nope.csd")).unwrap_err().to_string();
+        assert!(
+            missing.contains("nope.csd") && missing.contains("No such file"),
+            "{missing}"
+        );
+        let not_hdf5 = read(&fixture("broken/not_hdf5.csd")).unwrap_err().to_string();
+        assert!(
+            not_hdf5.contains("not_hdf5.csd: not a readable HDF5 file"),
+            "{not_hdf5}"
+        );
+        let layout = read(&fixture("broken/not_a_sequence.csd"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            layout.contains("not_a_sequence.csd") && layout.contains("group `something` has no `data` group"),
+            "{layout}"
+        );
+    }
+}
