@@ -3,7 +3,7 @@
 //! cases' FLOP counts and memory into `target/mosaic-bench/<backend>/`: `report.json`
 //! (schema in docs/benchmarks.md), `report.md`, `throughput.svg` and `memory.svg`.
 
-use crate::{check_driver, option, workspace_root, BACKENDS};
+use crate::{check_driver, option, target_dir, workspace_root, BACKENDS};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
@@ -66,8 +66,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     check_driver(backend)?;
 
     let root = workspace_root();
-    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), Into::into);
-    let out = target.join("mosaic-bench").join(backend);
+    let out = target_dir().join("mosaic-bench").join(backend);
     let criterion_home = out.join("criterion");
     let _ = std::fs::remove_dir_all(&out);
     let features = crate::FEATURES.to_string()

@@ -77,6 +77,11 @@ pub(crate) fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Cargo's build folder: `$CARGO_TARGET_DIR`, else `target/` in the workspace.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from)
+}
+
 /// Runs `cargo ARGS` in the workspace root, echoing the command.
 fn cargo(args: &[&str]) -> Result<(), String> {
     println!("xtask: cargo {}", args.join(" "));
@@ -264,9 +269,7 @@ fn reproduce(args: &[String]) -> Result<(), String> {
         WORKSPACE_FEATURES,
         "--no-run",
     ])?;
-    let target =
-        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| workspace_root().join("target"), PathBuf::from);
-    let binary = target
+    let binary = target_dir()
         .join("debug")
         .join(format!("mosaic{}", std::env::consts::EXE_SUFFIX));
     let args = args.strip_prefix(&["--".to_string()]).unwrap_or(args);
