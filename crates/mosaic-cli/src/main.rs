@@ -114,6 +114,13 @@ where
     }
 }
 
+/// `--dataset`, by default the bundled one.
+fn dataset_name(options: &mut Options) -> String {
+    options
+        .text("dataset")
+        .unwrap_or_else(|| mosaic_data::BUNDLED.into())
+}
+
 fn load_dataset(name: &str) -> Result<Dataset, String> {
     let (data, report) = mosaic_data::load(name).map_err(|e| e.to_string())?;
     if !report.videos_outside_folds.is_empty() {
@@ -187,9 +194,7 @@ where
     B: AutodiffBackend + FusionBackend,
     B::InnerBackend: FusionBackend,
 {
-    let dataset = options
-        .text("dataset")
-        .unwrap_or_else(|| mosaic_data::BUNDLED.into());
+    let dataset = dataset_name(&mut options);
     let fusion: FusionKind = options
         .text("fusion")
         .ok_or("train: --fusion is required (concat, sum, product, mlp, bilinear, tfn or lmf)")?
@@ -295,9 +300,7 @@ where
     B: AutodiffBackend + FusionBackend,
     B::InnerBackend: FusionBackend,
 {
-    let dataset = options
-        .text("dataset")
-        .unwrap_or_else(|| mosaic_data::BUNDLED.into());
+    let dataset = dataset_name(&mut options);
     let output = PathBuf::from(options.text("output").unwrap_or_else(|| "results".into()));
     let fusions: Vec<FusionKind> = options
         .text("fusions")

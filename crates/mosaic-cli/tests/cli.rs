@@ -34,21 +34,29 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-#[test]
-fn trains_on_csd_files_then_evaluates_the_checkpoint() {
-    let dir = scratch("train");
-    let run = dir.join("tfn");
-    let out = mosaic(&[
+/// `mosaic train` on the `.csd` fixture.
+fn train_on_fixture(fusion: &str, epochs: usize, output: &Path) -> Output {
+    let epochs = epochs.to_string();
+    let args = [
         "train",
         "--dataset",
         &fixture(),
         "--fusion",
-        "tfn",
+        fusion,
         "--epochs",
-        "3",
+        &epochs,
         "--output",
-        run.to_str().unwrap(),
-    ]);
+    ];
+    let mut args: Vec<&str> = args.to_vec();
+    args.push(output.to_str().unwrap());
+    mosaic(&args)
+}
+
+#[test]
+fn trains_on_csd_files_then_evaluates_the_checkpoint() {
+    let dir = scratch("train");
+    let run = dir.join("tfn");
+    let out = train_on_fixture("tfn", 3, &run);
     assert!(out.status.success(), "{}", text(&out));
     let log = text(&out);
     assert!(log.contains("test: Acc-2") && log.contains("MAE"), "{log}");
@@ -89,17 +97,7 @@ fn trains_on_csd_files_then_evaluates_the_checkpoint() {
 
     // A checkpoint whose weights belong to another config.
     let other = dir.join("lmf");
-    let out = mosaic(&[
-        "train",
-        "--dataset",
-        &fixture(),
-        "--fusion",
-        "lmf",
-        "--epochs",
-        "1",
-        "--output",
-        other.to_str().unwrap(),
-    ]);
+    let out = train_on_fixture("lmf", 1, &other);
     assert!(out.status.success(), "{}", text(&out));
     std::fs::copy(other.join("config.json"), run.join("config.json")).unwrap();
     let out = mosaic(&["eval", "--checkpoint", run.to_str().unwrap()]);
