@@ -179,16 +179,20 @@ fn bad_input_is_reported_and_nothing_is_written() {
 #[test]
 fn reproduce_writes_the_table_csv_and_plot() {
     let dir = scratch("reproduce");
-    let out = mosaic(&[
-        "reproduce",
-        "--epochs",
-        "1",
-        "--fusions",
-        "concat,tfn",
-        "--output",
-        dir.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    let reproduce = || {
+        let args = [
+            "reproduce",
+            "--epochs",
+            "1",
+            "--fusions",
+            "concat,tfn",
+            "--output",
+        ];
+        let out = mosaic(&[&args[..], &[dir.to_str().unwrap()]].concat());
+        assert!(out.status.success(), "{}", text(&out));
+        std::fs::read_to_string(dir.join("reproduce.csv")).unwrap()
+    };
+    let csv = reproduce();
     let md = std::fs::read_to_string(dir.join("reproduce.md")).unwrap();
     assert_eq!(
         md.lines()
@@ -197,37 +201,17 @@ fn reproduce_writes_the_table_csv_and_plot() {
         3 + 4 * 2
     );
     assert!(md.contains("| T+A+V | tfn |") && md.contains("| 0.144 |"), "{md}");
-    assert_eq!(
-        std::fs::read_to_string(dir.join("reproduce.csv"))
-            .unwrap()
-            .lines()
-            .count(),
-        1 + 11
-    );
+    assert_eq!(csv.lines().count(), 1 + 11);
     assert!(std::fs::read_to_string(dir.join("reproduce.svg"))
         .unwrap()
         .starts_with("<svg"));
 
     // Same seeds, same table (all but the timing column).
-    let without_seconds = |csv: String| {
+    let without_seconds = |csv: &str| {
         csv.lines()
             .map(|l| l.rsplit_once(',').unwrap().0.to_string())
             .collect::<Vec<_>>()
     };
-    let first = without_seconds(std::fs::read_to_string(dir.join("reproduce.csv")).unwrap());
-    let out = mosaic(&[
-        "reproduce",
-        "--epochs",
-        "1",
-        "--fusions",
-        "concat,tfn",
-        "--output",
-        dir.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        first,
-        without_seconds(std::fs::read_to_string(dir.join("reproduce.csv")).unwrap())
-    );
+    assert_eq!(without_seconds(&csv), without_seconds(&reproduce()));
     std::fs::remove_dir_all(&dir).unwrap();
 }
