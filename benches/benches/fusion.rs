@@ -5,7 +5,8 @@
 //! - `MOSAIC_BENCH_BACKEND`: flex | ndarray | wgpu | cuda
 //! - `MOSAIC_BENCH_QUICK`: `1` for the short plan and short measurements
 //! - `MOSAIC_BENCH_FILTER`: comma-separated substrings of `group/batch` ids; a case runs
-//!   when its id contains any of them
+//!   when its id contains any of them (a pattern ending in `$` must end the id:
+//!   `o128/1$` is batch 1 only, where `o128/1` also matches 16 and 1024)
 //! - `MOSAIC_BENCH_OUT`: folder for `cases.tsv` (one line per case: id, path, FLOPs, GEMM
 //!   shape, peak memory), which `cargo xtask bench` joins with criterion's estimates; not written
 //!   when the filter selects no case.
@@ -175,7 +176,10 @@ fn run<B: FusionBackend + MemoryProbe>(device: B::Device) {
         .into_iter()
         .filter(|case| {
             let id = format!("{}/{}", case.group(), case.batch);
-            filter.split(',').any(|pattern| id.contains(pattern))
+            filter.split(',').any(|pattern| match pattern.strip_suffix('$') {
+                Some(end) => id.ends_with(end),
+                None => id.contains(pattern),
+            })
         })
         .collect();
     if cases.is_empty() {

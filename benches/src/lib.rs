@@ -311,8 +311,12 @@ fn proc_status_bytes(field: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Resets the peak that [`peak_memory`] reports to the current resident size (Linux ≥ 4.0).
+/// Resets the peak that [`peak_memory`] reports to the current resident size (Linux ≥ 4.0),
+/// after freeing the buffers flex's fused ops keep for reuse, so that a step's peak counts
+/// the intermediates it allocates.
 pub fn reset_peak_memory() {
+    #[cfg(feature = "flex")]
+    mosaic_kernels::cpu::release_buffers();
     // Writing 5 to clear_refs resets VmHWM; without permission the peak keeps growing.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }

@@ -1,32 +1,36 @@
 //! Low-rank fusion on flex (f32): the formulation of [`crate::low_rank`] on raw memory.
 //! One GEMM per modality (`ẑ_m · F_m`, `[B, d_m + 1] × [d_m + 1, R·O]`) multiplied into
-//! the running product as it is made, then the rank-weighted sum per row; the backward
-//! pass recomputes the projections, forms each `∂P_m` in one buffer (a pass per other
-//! modality, no prefix or suffix products kept) and needs two GEMMs per modality.
+//! the running product as it is made, then the rank-weighted sum per row. The backward
+//! pass recomputes the projections, turns them into the `∂P_m` in place in one pass over
+//! the rows ([`projection_grads`]), then needs two GEMMs per modality; the one with the
+//! narrow `[B, d_m + 1]` output splits its long inner dimension `R·O` between the threads.
+//! Intermediates come from the [`Scratch`] pool.
 
 use burn::backend::Flex;
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use super::{column_sums, drop_constant, gemm, prepend_one, tensor_of, Dense, Matrix};
+use super::scratch::Scratch;
+use super::{
+    add_into, column_sums, drop_constant, gemm, gemm_split_k, prepend_one, tensor_of, zeroed_output, Dense,
+    Matrix,
+};
 use crate::low_rank::LowRankFusionGrads;
 
 /// `[a, b, O]` -> `[b, a, O]`: `W_m: [R, d+1, O]` to `F_m: [d+1, R·O]` and back.
-fn swap_leading(values: &[f32], a: usize, b: usize, out: usize) -> Vec<f32> {
-    let mut swapped = vec![0.0; values.len()];
+fn swap_leading(values: &[f32], a: usize, b: usize, out: usize, swapped: &mut [f32]) {
     for i in 0..a {
         for j in 0..b {
             let src = &values[(i * b + j) * out..(i * b + j + 1) * out];
             swapped[(j * a + i) * out..(j * a + i + 1) * out].copy_from_slice(src);
         }
     }
-    swapped
 }
 
 /// One modality's `ẑ_m` `[B, w]`, `F_m` `[w, R·O]` and width `w = d_m + 1`.
 struct Modality {
     hat: Vec<f32>,
-    matrix: Vec<f32>,
+    matrix: Scratch,
     width: usize,
 }
 
@@ -37,7 +41,9 @@ fn modalities(inputs: &[Tensor<Flex, 2>], factors: &[Tensor<Flex, 3>]) -> Vec<Mo
         .map(|(z, factor)| {
             let [rank, width, out] = factor.dims();
             let hat = prepend_one(Dense::new(z.clone()).values(), width - 1);
-            let matrix = swap_leading(Dense::new(factor.clone()).values(), rank, width, out);
+            let factor = Dense::new(factor.clone());
+            let mut matrix = Scratch::new(factor.values().len());
+            swap_leading(factor.values(), rank, width, out, &mut matrix);
             Modality { hat, matrix, width }
         })
         .collect()
@@ -69,14 +75,17 @@ pub fn forward(
     let ro = rank * out;
     let weights = Dense::new(rank_weights);
     let bias = Dense::new(bias);
-    let mut product = vec![0.0; batch * ro];
-    let mut projection = vec![0.0; batch * ro];
+    let mut product = Scratch::new(batch * ro);
+    let mut projection = Scratch::new(batch * ro);
     for (m, modality) in modalities(inputs, factors).iter().enumerate() {
         if m == 0 {
             project(modality, batch, ro, &mut product);
         } else {
             project(modality, batch, ro, &mut projection);
-            product.par_iter_mut().zip(&projection).for_each(|(p, x)| *p *= x);
+            product
+                .par_iter_mut()
+                .zip(&projection[..])
+                .for_each(|(p, x)| *p *= x);
         }
     }
     let mut h = vec![0.0; batch * out];
@@ -106,72 +115,32 @@ pub fn backward(
     let grad = Dense::new(grad);
     let dh = grad.values();
     let modalities = modalities(inputs, factors);
-    let projections: Vec<Vec<f32>> = modalities
+    let mut projections: Vec<Scratch> = modalities
         .iter()
         .map(|modality| {
-            let mut projection = vec![0.0; batch * ro];
+            let mut projection = Scratch::new(batch * ro);
             project(modality, batch, ro, &mut projection);
             projection
         })
         .collect();
-
-    // ∂w_r = Σ_{b,o} ∂h[b, o] · Π_m P_m[b, r, o]
-    let rank_weights_grad = dh
-        .par_chunks(out)
-        .enumerate()
-        .map(|(b, dh_row)| {
-            let mut row = vec![0.0f32; rank];
-            for (r, acc) in row.iter_mut().enumerate() {
-                let start = b * ro + r * out;
-                let mut product = dh_row.to_vec();
-                for projection in &projections {
-                    product
-                        .iter_mut()
-                        .zip(&projection[start..start + out])
-                        .for_each(|(x, p)| *x *= p);
-                }
-                *acc = product.iter().sum();
-            }
-            row
-        })
-        .reduce(
-            || vec![0.0; rank],
-            |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
-        );
+    let rank_weights_grad = projection_grads(&mut projections, dh, weights, out);
 
     let mut input_grads = Vec::with_capacity(modalities.len());
     let mut factor_grads = Vec::with_capacity(modalities.len());
-    let mut projection_grad = vec![0.0; batch * ro];
-    for (m, modality) in modalities.iter().enumerate() {
-        // ∂P_m[b, r, o] = ∂h[b, o] · w_r · Π_{n≠m} P_n[b, r, o], one pass per factor.
-        projection_grad
-            .par_chunks_mut(ro)
-            .zip(dh.par_chunks(out))
-            .for_each(|(row, dh_row)| {
-                for (row_r, w) in row.chunks_exact_mut(out).zip(weights) {
-                    row_r.iter_mut().zip(dh_row).for_each(|(x, d)| *x = d * w);
-                }
-            });
-        for (_, projection) in projections.iter().enumerate().filter(|&(n, _)| n != m) {
-            projection_grad
-                .par_iter_mut()
-                .zip(projection)
-                .for_each(|(g, p)| *g *= p);
-        }
+    for (modality, projection_grad) in modalities.iter().zip(&projections) {
         let width = modality.width;
         let (hat, matrix, dp) = (
             Matrix::rows(&modality.hat, width),
             Matrix::rows(&modality.matrix, ro),
-            Matrix::rows(&projection_grad, ro),
+            Matrix::rows(projection_grad, ro),
         );
-        let mut matrix_grad = vec![0.0; width * ro];
+        let mut matrix_grad = Scratch::new(width * ro);
         gemm(width, ro, batch, &mut matrix_grad, false, hat.transposed(), dp);
-        factor_grads.push(tensor_of(
-            swap_leading(&matrix_grad, width, rank, out),
-            [rank, width, out],
-        ));
-        let mut hat_grad = vec![0.0; batch * width];
-        gemm(batch, width, ro, &mut hat_grad, false, dp, matrix.transposed());
+        let mut factor_grad = zeroed_output(width * ro);
+        swap_leading(&matrix_grad, width, rank, out, &mut factor_grad);
+        factor_grads.push(tensor_of(factor_grad, [rank, width, out]));
+        let mut hat_grad = Scratch::new(batch * width);
+        gemm_split_k(batch, width, ro, &mut hat_grad, dp, matrix.transposed());
         input_grads.push(tensor_of(drop_constant(&hat_grad, width), [batch, width - 1]));
     }
     LowRankFusionGrads {
@@ -180,4 +149,69 @@ pub fn backward(
         rank_weights: tensor_of(rank_weights_grad, [1, rank]),
         bias: tensor_of(column_sums(dh, out), [1, out]),
     }
+}
+
+/// Turns every projection `P_m` `[B, R·O]` into `∂P_m[b, r, o] = ∂h[b, o] · w_r ·
+/// Π_{n≠m} P_n[b, r, o]` in place, and returns `∂w_r = Σ_{b,o} ∂h[b, o] · Π_m P_m[b, r, o]`.
+///
+/// One pass over the rows (rayon): per `(b, r)` the `M` vectors of width `O` are read once,
+/// the products of the projections before `m` are formed on the way forward and those after
+/// `m` on the way back (no division, so zeros are exact), and each `∂P_m` is written over
+/// `P_m`.
+fn projection_grads(projections: &mut [Scratch], dh: &[f32], weights: &[f32], out: usize) -> Vec<f32> {
+    let (modalities, rank) = (projections.len(), weights.len());
+    let ro = rank * out;
+    let mut rows: Vec<Vec<&mut [f32]>> = Vec::new();
+    for projection in projections.iter_mut() {
+        for (b, row) in projection.chunks_exact_mut(ro).enumerate() {
+            if b == rows.len() {
+                rows.push(Vec::with_capacity(modalities));
+            }
+            rows[b].push(row);
+        }
+    }
+    let rank_sums = rows
+        .into_par_iter()
+        .zip(dh.par_chunks(out))
+        .fold(
+            || {
+                (
+                    vec![0.0f32; ro],
+                    vec![0.0f32; modalities * out],
+                    vec![0.0f32; out],
+                )
+            },
+            |(mut rank_sums, mut original, mut running), (mut row, dh_row)| {
+                for (r, &w) in weights.iter().enumerate() {
+                    let columns = r * out..(r + 1) * out;
+                    // Forward: P_m <- ∂h · Π_{n<m} P_n, running <- ∂h · Π_{n≤m} P_n.
+                    running.copy_from_slice(dh_row);
+                    for (p, kept) in row.iter_mut().zip(original.chunks_exact_mut(out)) {
+                        let columns = p[columns.clone()].iter_mut().zip(kept).zip(running.iter_mut());
+                        for ((p, kept), x) in columns {
+                            (*kept, *p) = (*p, *x);
+                            *x *= *kept;
+                        }
+                    }
+                    let sums = &mut rank_sums[columns.clone()];
+                    sums.iter_mut().zip(&running).for_each(|(s, x)| *s += x);
+                    // Backward: P_m <- P_m · w · Π_{n>m} P_n.
+                    running.fill(w);
+                    for (p, kept) in row.iter_mut().zip(original.chunks_exact(out)).rev() {
+                        let columns = p[columns.clone()].iter_mut().zip(kept).zip(running.iter_mut());
+                        for ((p, kept), x) in columns {
+                            *p *= *x;
+                            *x *= kept;
+                        }
+                    }
+                }
+                (rank_sums, original, running)
+            },
+        )
+        .map(|(rank_sums, _, _)| rank_sums)
+        .reduce(|| vec![0.0; ro], add_into);
+    rank_sums
+        .chunks_exact(out)
+        .map(|sums| sums.iter().sum())
+        .collect()
 }

@@ -8,11 +8,20 @@
 //! Tensors of another dtype than f32 take the generic formulations.
 
 pub mod low_rank;
+mod scratch;
 pub mod tensor_fusion;
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
 use burn::tensor::{DType, Shape, Tensor, TensorData, TensorPrimitive};
+use rayon::prelude::*;
+
+/// Frees the buffers this module keeps for reuse between calls (at most 128 MiB; see
+/// `scratch.rs`). For memory measurements that should count a call's intermediates, and
+/// for programs that want the memory back after their last fused call.
+pub fn release_buffers() {
+    scratch::release();
+}
 
 /// Row-major `f32` contents of a tensor (copied only if it is not contiguous).
 struct Dense {
@@ -77,15 +86,66 @@ impl<'a> Matrix<'a> {
 const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
 
 /// `out[m × n] (+)= a[m × k] · b[k × n]`, `out` row-major; adds to `out` when `accumulate`.
+/// Runs on the rayon pool from [`PARALLEL_THRESHOLD`] multiply-adds.
 fn gemm(m: usize, n: usize, k: usize, out: &mut [f32], accumulate: bool, a: Matrix, b: Matrix) {
-    assert!(out.len() >= m * n, "gemm: output too small");
-    assert!(m == 0 || k == 0 || (m - 1) * a.row_stride + (k - 1) * a.col_stride < a.values.len());
-    assert!(k == 0 || n == 0 || (k - 1) * b.row_stride + (n - 1) * b.col_stride < b.values.len());
     let parallelism = if m * n * k >= PARALLEL_THRESHOLD {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
     };
+    gemm_on(parallelism, m, n, k, out, accumulate, a, b);
+}
+
+/// `out[m × n] = a[m × k] · b[k × n]` on the calling thread, for work that is already
+/// spread over the rayon pool.
+fn gemm_serial(m: usize, n: usize, k: usize, out: &mut [f32], a: Matrix, b: Matrix) {
+    gemm_on(gemm::Parallelism::None, m, n, k, out, false, a, b);
+}
+
+/// `out[m × n] = a[m × k] · b[k × n]` with `k` split between the rayon pool's threads
+/// (each a serial GEMM over its part of `k`, the partial products summed): for products
+/// whose output is too small to share out, such as `[B, R·O] × [R·O, d + 1]`.
+fn gemm_split_k(m: usize, n: usize, k: usize, out: &mut [f32], a: Matrix, b: Matrix) {
+    let parts = rayon::current_num_threads().clamp(1, k.max(1));
+    fn offset(matrix: Matrix, start: usize, stride: usize) -> Matrix {
+        Matrix {
+            values: &matrix.values[start * stride..],
+            ..matrix
+        }
+    }
+    let sum = (0..parts)
+        .into_par_iter()
+        .map(|i| {
+            let (start, end) = (i * k / parts, (i + 1) * k / parts);
+            let mut partial = vec![0.0; m * n];
+            gemm_serial(
+                m,
+                n,
+                end - start,
+                &mut partial,
+                offset(a, start, a.col_stride),
+                offset(b, start, b.row_stride),
+            );
+            partial
+        })
+        .reduce(|| vec![0.0; m * n], add_into);
+    out[..m * n].copy_from_slice(&sum);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gemm_on(
+    parallelism: gemm::Parallelism,
+    m: usize,
+    n: usize,
+    k: usize,
+    out: &mut [f32],
+    accumulate: bool,
+    a: Matrix,
+    b: Matrix,
+) {
+    assert!(out.len() >= m * n, "gemm: output too small");
+    assert!(m == 0 || k == 0 || (m - 1) * a.row_stride + (k - 1) * a.col_stride < a.values.len());
+    assert!(k == 0 || n == 0 || (k - 1) * b.row_stride + (n - 1) * b.col_stride < b.values.len());
     // SAFETY: the asserts above keep every index the strides reach inside the slices, and
     // `out` is borrowed mutably, so it aliases neither operand.
     unsafe {
@@ -113,6 +173,37 @@ fn gemm(m: usize, n: usize, k: usize, out: &mut [f32], accumulate: bool, a: Matr
     }
 }
 
+/// A zeroed buffer of `len` floats (an output, or a new pooled buffer), backed by transparent
+/// huge pages where the system allows them (see [`huge_pages`]).
+fn zeroed_output(len: usize) -> Vec<f32> {
+    let values = vec![0.0; len];
+    huge_pages(&values);
+    values
+}
+
+/// Asks Linux to back the 2 MiB-aligned part of `values` with transparent huge pages
+/// (`madvise(MADV_HUGEPAGE)`; a hint, ignored where THP is off). Large zeroed buffers are
+/// fresh pages from the kernel: with 4 KiB pages, faulting in the 72 MB weight gradient of
+/// tensor fusion at the CMU-MOSI shape took about a sixth of the backward pass.
+/// Call it before the buffer is first written.
+fn huge_pages(values: &[f32]) {
+    const HUGE_PAGE: usize = 2 << 20;
+    #[cfg(target_os = "linux")]
+    {
+        let start = (values.as_ptr() as usize).next_multiple_of(HUGE_PAGE);
+        let end = (values.as_ptr() as usize + std::mem::size_of_val(values)) / HUGE_PAGE * HUGE_PAGE;
+        if end > start {
+            // SAFETY: `start..end` lies inside `values`' allocation, and MADV_HUGEPAGE
+            // changes how the kernel backs those pages, never their contents.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (values, HUGE_PAGE);
+}
+
 /// `[1; z]` for every row of `z` `[rows, d]` (`d ≥ 1`): `[rows, d + 1]`.
 fn prepend_one(z: &[f32], d: usize) -> Vec<f32> {
     let mut hat = Vec::with_capacity(z.len() / d * (d + 1));
@@ -132,10 +223,56 @@ fn column_sums(grad: &[f32], out: usize) -> Vec<f32> {
     sums
 }
 
+/// `a += b`, returning `a` (the reduction of per-thread partial sums).
+fn add_into(mut a: Vec<f32>, b: Vec<f32>) -> Vec<f32> {
+    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+    a
+}
+
 /// `[rows, d + 1]` -> `[rows, d]`: drops the gradient of the constant 1.
 fn drop_constant(hat_grad: &[f32], width: usize) -> Vec<f32> {
     hat_grad
         .chunks_exact(width)
         .flat_map(|row| row[1..].iter().copied())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `a · b` by the definition, `a` `[m, k]` and `b` `[k, n]` row-major.
+    fn reference(m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Vec<f32> {
+        (0..m * n)
+            .map(|i| (0..k).map(|j| a[i / n * k + j] * b[j * n + i % n]).sum())
+            .collect()
+    }
+
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7 + seed * 13) % 17) as f32 / 8.0 - 1.0)
+            .collect()
+    }
+
+    #[test]
+    fn split_k_gemm_matches_the_definition() {
+        // Odd inner sizes (split unevenly), a transposed operand, k smaller than the threads.
+        for (m, n, k) in [(5, 3, 37), (9, 33, 1000), (2, 4, 1)] {
+            let (a, b) = (values(m * k, 1), values(k * n, 2));
+            let expected = reference(m, n, k, &a, &b);
+            let b_t: Vec<f32> = (0..n * k).map(|i| b[i % k * n + i / k]).collect();
+            let mut out = vec![f32::NAN; m * n];
+            gemm_split_k(
+                m,
+                n,
+                k,
+                &mut out,
+                Matrix::rows(&a, k),
+                Matrix::rows(&b_t, k).transposed(),
+            );
+            for (x, e) in out.iter().zip(&expected) {
+                assert!((x - e).abs() <= 1e-4 * (1.0 + e.abs()), "{m}x{n}x{k}: {x} vs {e}");
+            }
+        }
+    }
 }

@@ -1,10 +1,15 @@
 //! Tensor fusion on flex (f32): the last-modality contraction of
 //! [`crate::tensor_fusion`] on raw memory. Per chunk of batch rows `c`:
 //!
-//! - forward: `Z'` `[c, Q]` built row by row, `Y = Z' · W_view` (one GEMM), then
-//!   `h[b] = b + Σ_k ẑ_M[b, k] · Y[b, k, :]` (rayon over rows);
-//! - backward: `G = ẑ_M ⊗ ∂h` `[c, L·O]`, `∂W_view += Z'ᵀ · G`, `∂Z' = G · W_viewᵀ` and `Y`
-//!   again (three GEMMs), then per row `∂ẑ_M = Y · ∂h` and each `∂ẑ_m` from `∂Z'`.
+//! - forward: `Z'` `[c, Q]` built row by row; `h[b] = b + Σ_k ẑ_M[b, k] · Y[b, k, :]` with
+//!   `Y = Z' · W_view` computed and contracted block by block ([`contract_partial`]), so
+//!   `Y` `[c, L·O]` is never whole;
+//! - backward: `G = ẑ_M ⊗ ∂h` `[c, L·O]` and `∂W_view += Z'ᵀ · G` (one GEMM); `∂Z'` and
+//!   `∂ẑ_M` both from `E = ∂h · Wᵀ` (one GEMM, by blocks: [`Chunk::contract_weight`]);
+//!   each `∂ẑ_m` from `∂Z'` by walking the multi-index. A training step is three GEMMs
+//!   of the forward's size.
+//!
+//! Intermediates come from the [`Scratch`] pool.
 
 use std::ops::Range;
 
@@ -12,7 +17,8 @@ use burn::backend::Flex;
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use super::{column_sums, gemm, prepend_one, tensor_of, Dense, Matrix};
+use super::scratch::Scratch;
+use super::{add_into, column_sums, gemm, gemm_serial, prepend_one, tensor_of, zeroed_output, Dense, Matrix};
 #[cfg(doc)]
 use crate::tensor_fusion::CHUNK_ELEMENTS;
 use crate::tensor_fusion::{Split, TensorFusionGrads};
@@ -87,43 +93,78 @@ pub fn forward(
     chunk_elements: usize,
 ) -> Tensor<Flex, 2> {
     let plan = Plan::new(inputs, &weight, chunk_elements);
-    let (out, lo, last, q) = (plan.split.out, plan.lo(), plan.split.last, plan.split.q);
+    let (out, last, q) = (plan.split.out, plan.split.last, plan.split.q);
     let hats = hats(inputs);
     let last_hat = hats.last().expect("tensor fusion needs a modality");
     let weight = Dense::new(weight);
     let bias = bias.map(Dense::new);
     let bias = bias.as_ref().map(Dense::values);
     let mut h = vec![0.0; plan.batch * out];
-    let mut z = vec![0.0; plan.split.rows() * q];
-    let mut y = vec![0.0; plan.split.rows() * lo];
+    let mut z = Scratch::new(plan.split.rows() * q);
     for range in plan.split.chunks.iter().cloned() {
         let c = range.len();
         partial(&plan, &hats, range.clone(), &mut z[..c * q]);
-        gemm(
-            c,
-            lo,
-            q,
-            &mut y,
-            false,
-            Matrix::rows(&z, q),
-            Matrix::rows(weight.values(), lo),
-        );
-        h[range.start * out..range.end * out]
-            .par_chunks_mut(out)
-            .zip(y.par_chunks(lo))
-            .zip(range)
-            .for_each(|((h_row, y_row), b)| {
-                match bias {
-                    Some(bias) => h_row.copy_from_slice(bias),
-                    None => h_row.fill(0.0),
-                }
-                for (k, y_k) in y_row.chunks_exact(out).enumerate() {
-                    let a = last_hat[b * last + k];
-                    h_row.iter_mut().zip(y_k).for_each(|(h, y)| *h += a * y);
-                }
-            });
+        let chunk = &mut h[range.start * out..range.end * out];
+        match bias {
+            Some(bias) => chunk
+                .chunks_exact_mut(out)
+                .for_each(|row| row.copy_from_slice(bias)),
+            None => chunk.fill(0.0),
+        }
+        let last_rows = &last_hat[range.start * last..range.end * last];
+        let sum = contract_partial(&plan, &z[..c * q], weight.values(), last_rows);
+        chunk.iter_mut().zip(&sum).for_each(|(h, s)| *h += s);
     }
     tensor_of(h, [plan.batch, out])
+}
+
+/// `Σ_k ẑ_M[b, k] · Y[b, k, :]` `[c, O]` with `Y = Z' · W_view`, given `Z'` `[c, Q]` and
+/// `ẑ_M` `[c, L]`. `Y` is never whole: each thread takes blocks of `k` (columns
+/// `k·O … (k + n)·O` of `W_view`, a strided view), computes that `[c, n·O]` block of `Y`
+/// (at most [`BLOCK_ELEMENTS`]) and adds it into its own `[c, O]` sum while it is in cache.
+fn contract_partial(plan: &Plan, partial: &[f32], weight: &[f32], last_hat: &[f32]) -> Vec<f32> {
+    let (last, out, q, lo) = (plan.split.last, plan.split.out, plan.split.q, plan.lo());
+    let c = partial.len() / q;
+    let blocks = even_blocks(last, BLOCK_ELEMENTS / (c * out));
+    let widest = blocks.iter().map(Range::len).max().unwrap_or(0);
+    blocks
+        .into_par_iter()
+        .fold(
+            || (vec![0.0; c * out], Scratch::new(c * widest * out)),
+            |(mut sum, mut y), block| {
+                let n = block.len() * out;
+                let weight_block = Matrix {
+                    values: &weight[block.start * out..],
+                    row_stride: lo,
+                    col_stride: 1,
+                };
+                gemm_serial(c, n, q, &mut y, Matrix::rows(partial, q), weight_block);
+                let rows = sum.chunks_exact_mut(out).zip(y.chunks_exact(n));
+                for ((sum_row, y_row), hat) in rows.zip(last_hat.chunks_exact(last)) {
+                    for (y_k, a) in y_row.chunks_exact(out).zip(&hat[block.clone()]) {
+                        sum_row.iter_mut().zip(y_k).for_each(|(s, y)| *s += a * y);
+                    }
+                }
+                (sum, y)
+            },
+        )
+        .map(|(sum, _)| sum)
+        .reduce(|| vec![0.0; c * out], add_into)
+}
+
+/// `0..len` in contiguous blocks of at most `max_len` (at least 1) and at least as many as
+/// the rayon pool has threads, in a multiple of that count where possible, of sizes that
+/// differ by at most one: every thread gets the same work.
+fn even_blocks(len: usize, max_len: usize) -> Vec<Range<usize>> {
+    let threads = rayon::current_num_threads().max(1);
+    let count = len
+        .div_ceil(max_len.max(1))
+        .max(1)
+        .next_multiple_of(threads)
+        .min(len.max(1));
+    (0..count)
+        .map(|i| i * len / count..(i + 1) * len / count)
+        .collect()
 }
 
 /// Backward pass: the gradients of every input of [`forward`] given `∂L/∂h` `[B, O]`, in
@@ -144,11 +185,10 @@ pub fn backward(
     // ∂ẑ of every modality side by side, [B, S].
     let hat_width: usize = plan.widths.iter().sum();
     let mut hat_grads = vec![0.0; plan.batch * hat_width];
-    let mut weight_grad = vec![0.0; q * lo];
+    let mut weight_grad = zeroed_output(q * lo);
     let rows = plan.split.rows();
-    let (mut z, mut partial_grad) = (vec![0.0; rows * q], vec![0.0; rows * q]);
-    // G, then (once both GEMMs that read G are done) Y in the same buffer.
-    let mut g = vec![0.0; rows * lo];
+    let mut z = Scratch::new(rows * q);
+    let mut g = Scratch::new(rows * lo);
     for (i, range) in plan.split.chunks.iter().cloned().enumerate() {
         let c = range.len();
         partial(&plan, &hats, range.clone(), &mut z[..c * q]);
@@ -163,39 +203,33 @@ pub fn backward(
                     g_k.iter_mut().zip(dh_row).for_each(|(g, d)| *g = a * d);
                 }
             });
-        let (z_m, w_m) = (Matrix::rows(&z, q), Matrix::rows(weight.values(), lo));
         gemm(
             q,
             lo,
             c,
             &mut weight_grad,
             i > 0,
-            z_m.transposed(),
+            Matrix::rows(&z, q).transposed(),
             Matrix::rows(&g, lo),
         );
-        gemm(
-            c,
-            q,
-            lo,
-            &mut partial_grad,
-            false,
-            Matrix::rows(&g, lo),
-            w_m.transposed(),
-        );
-        let y = &mut g;
-        gemm(c, lo, q, y, false, z_m, w_m);
+        let chunk = Chunk {
+            rows: c,
+            partial_t: transpose(&z[..c * q], c, q),
+            last_t: transpose(&last_hat[range.start * last..range.end * last], c, last),
+            dh: &dh[range.start * out..range.end * out],
+        };
+        let (partial_grad_t, last_grad_t) = chunk.contract_weight(&plan, weight.values());
+        let partial_grad = transpose(&partial_grad_t, q, c);
+        let m = plan.widths.len() - 1;
         hat_grads[range.start * hat_width..range.end * hat_width]
             .par_chunks_mut(hat_width)
             .zip(range)
             .enumerate()
             .for_each(|(row, (grads, b))| {
                 let (rest, last_grad) = grads.split_at_mut(hat_width - last);
-                // ∂ẑ_M[b, k] = Σ_o Y[b, k, o] · ∂h[b, o]
-                let dh_row = &dh[b * out..(b + 1) * out];
-                for (k, y_k) in y[row * lo..(row + 1) * lo].chunks_exact(out).enumerate() {
-                    last_grad[k] = y_k.iter().zip(dh_row).map(|(y, d)| y * d).sum();
+                for (k, grad) in last_grad.iter_mut().enumerate() {
+                    *grad = last_grad_t[k * c + row];
                 }
-                let m = plan.widths.len() - 1;
                 partial_product_grads(
                     &hats[..m],
                     &plan.widths[..m],
@@ -224,6 +258,96 @@ pub fn backward(
         weight: tensor_of(weight_grad, [q * last, out]),
         bias: tensor_of(column_sums(dh, out), [out]),
     }
+}
+
+/// Elements of one thread's block of `E` in [`Chunk::contract_weight`] (1 MiB in f32).
+const BLOCK_ELEMENTS: usize = 1 << 18;
+
+/// One chunk of `c` batch rows, transposed so that the contractions with `E` run along the
+/// batch (contiguous, vectorised).
+struct Chunk<'a> {
+    rows: usize,
+    /// `Z'ᵀ` `[Q, c]`.
+    partial_t: Scratch,
+    /// `ẑ_Mᵀ` `[L, c]`.
+    last_t: Scratch,
+    /// `∂h` of the chunk, `[c, O]`.
+    dh: &'a [f32],
+}
+
+impl Chunk<'_> {
+    /// `∂Z'ᵀ` `[Q, c]` and `∂ẑ_Mᵀ` `[L, c]` from `E = ∂h · Wᵀ` `[c, P]`, seen as `[c, Q, L]`:
+    ///
+    /// ```text
+    /// ∂Z'[b, q]  = Σ_k E[b, q, k] · ẑ_M[b, k]
+    /// ∂ẑ_M[b, k] = Σ_q E[b, q, k] · Z'[b, q]
+    /// ```
+    ///
+    /// One GEMM of `2·c·P·O` FLOPs where `G · W_viewᵀ` and `Y = Z' · W_view` took two. `E`
+    /// is never whole: each thread takes blocks of `Q` (`Eᵀ` of a block is
+    /// `W[block] · ∂hᵀ`, at most [`BLOCK_ELEMENTS`]), contracts it while it is in cache and
+    /// keeps its own `∂ẑ_Mᵀ`, summed at the end.
+    fn contract_weight(&self, plan: &Plan, weight: &[f32]) -> (Scratch, Vec<f32>) {
+        let (c, last, out, q) = (self.rows, plan.split.last, plan.split.out, plan.split.q);
+        let blocks = even_blocks(q, BLOCK_ELEMENTS / (last * c));
+        let widest = blocks.iter().map(Range::len).max().unwrap_or(0);
+        let mut partial_grad_t = Scratch::zeroed(q * c);
+        // Each block's rows of ∂Z'ᵀ, written by the thread that takes the block.
+        let mut block_grads = Vec::with_capacity(blocks.len());
+        let mut rest = &mut partial_grad_t[..];
+        for block in &blocks {
+            let (head, tail) = rest.split_at_mut(block.len() * c);
+            block_grads.push((block.start, head));
+            rest = tail;
+        }
+        let last_grad_t = block_grads
+            .into_par_iter()
+            .fold(
+                || (vec![0.0; last * c], Scratch::new(widest * last * c)),
+                |(mut last_grad_t, mut e_t), (q0, block_grad)| {
+                    let n = block_grad.len() / c;
+                    // Eᵀ[(q, k), b] = Σ_o W[(q, k), o] · ∂h[b, o]
+                    gemm_serial(
+                        n * last,
+                        c,
+                        out,
+                        &mut e_t,
+                        Matrix::rows(&weight[q0 * last * out..(q0 + n) * last * out], out),
+                        Matrix::rows(self.dh, out).transposed(),
+                    );
+                    for (j, grad_q) in block_grad.chunks_exact_mut(c).enumerate() {
+                        let partial_q = &self.partial_t[(q0 + j) * c..(q0 + j + 1) * c];
+                        let e_q = &e_t[j * last * c..(j + 1) * last * c];
+                        for ((e_k, hat_k), last_grad_k) in e_q
+                            .chunks_exact(c)
+                            .zip(self.last_t.chunks_exact(c))
+                            .zip(last_grad_t.chunks_exact_mut(c))
+                        {
+                            let columns = grad_q.iter_mut().zip(last_grad_k).zip(e_k).zip(hat_k);
+                            for ((((g, l), e), hat), z) in columns.zip(partial_q) {
+                                *g += e * hat;
+                                *l += e * z;
+                            }
+                        }
+                    }
+                    (last_grad_t, e_t)
+                },
+            )
+            .map(|(last_grad_t, _)| last_grad_t)
+            .reduce(|| vec![0.0; last * c], add_into);
+        (partial_grad_t, last_grad_t)
+    }
+}
+
+/// `[rows, cols]` -> `[cols, rows]`.
+fn transpose(values: &[f32], rows: usize, cols: usize) -> Scratch {
+    let mut out = Scratch::new(values.len());
+    for (r, row) in values.chunks_exact(cols).enumerate() {
+        for (j, &x) in row.iter().enumerate() {
+            out[j * rows + r] = x;
+        }
+    }
+    out
 }
 
 /// `∂ẑ_m[b, i] = Σ_{q : i_m(q) = i} ∂Z'[b, q] · Π_{n≠m} ẑ_n[b, i_n(q)]` for every modality
@@ -255,6 +379,39 @@ fn partial_product_grads(hats: &[Vec<f32>], widths: &[usize], b: usize, grad: &[
             }
             index[m] = 0;
             values[m] = hats[m][b * widths[m]];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::even_blocks;
+
+    #[test]
+    fn even_blocks_cover_the_range_in_balanced_blocks() {
+        let threads = rayon::current_num_threads();
+        for (len, max_len) in [(129, 8), (1089, 15), (7, 100), (1, 1), (5, 1), (1000, 0)] {
+            let blocks = even_blocks(len, max_len);
+            // Contiguous, in order, covering 0..len.
+            assert_eq!(blocks.first().unwrap().start, 0);
+            assert_eq!(blocks.last().unwrap().end, len);
+            assert!(blocks.windows(2).all(|w| w[0].end == w[1].start));
+            let sizes: Vec<usize> = blocks.iter().map(|b| b.len()).collect();
+            let (small, large) = (*sizes.iter().min().unwrap(), *sizes.iter().max().unwrap());
+            assert!(large - small <= 1, "{len}/{max_len}: sizes {sizes:?}");
+            assert!(large <= max_len.max(1), "{len}/{max_len}: sizes {sizes:?}");
+            // Enough blocks for every thread, and a multiple of their count when the range allows.
+            assert!(
+                blocks.len() >= threads.min(len),
+                "{len}/{max_len}: {} blocks",
+                blocks.len()
+            );
+            // (one element per block being the only exception).
+            let count = blocks.len();
+            assert!(
+                count % threads == 0 || count == len,
+                "{len}/{max_len}: {count} blocks"
+            );
         }
     }
 }
