@@ -1,9 +1,13 @@
-//! The cubecl kernels themselves (device code); `tensor_fusion.rs` and `low_rank.rs` hold
-//! their algorithms' descriptions and launch them.
+//! The cubecl kernels themselves (device code), both on the tiled GEMM of [`super::tile`];
+//! `tensor_fusion.rs` and `low_rank.rs` hold their algorithms' descriptions and launch them.
 
 use cubecl::prelude::*;
 
-/// Tensor fusion, one 64 × 16N tile of `h` per 16 × 16 cube (see `tensor_fusion.rs`).
+use super::tile::{bias_vectors, fetch, multiply, read_layout, store, write, zeros, TileSource};
+use super::tile::{CUBE_VECTORS, DEPTH, UNITS, UNIT_VECTORS};
+
+/// Tensor fusion: `h = vec(ẑ_1 ⊗ … ⊗ ẑ_M) · W + b`, each cube over one split of `P`
+/// (see `tensor_fusion.rs`); `rows` (2, 4 or 8) rows of `h` per unit.
 #[cube(launch)]
 pub fn tensor_fusion_kernel<F: Float, I: Numeric, N: Size>(
     hats: &Tensor<F>,                  // [B, S]: every ẑ_m side by side
@@ -12,146 +16,179 @@ pub fn tensor_fusion_kernel<F: Float, I: Numeric, N: Size>(
     bias: &Tensor<Vector<F, N>>,       // [O / N]
     output: &mut Tensor<Vector<F, N>>, // [splits, B, O / N]: one partial sum per split of P
     #[comptime] modalities: usize,
+    #[comptime] rows: usize,
     #[define(F, I)] _dtypes: [StorageType; 2],
 ) {
-    let batch = hats.shape(0);
-    let hat_row = hats.stride(0);
+    // This cube's share of P: whole steps, split `k_begin..k_end` of CUBE_COUNT_Z.
     let p_total = weight.shape(0);
-    let columns = weight.shape(1) / weight.vector_size();
-    // Row strides in vectors: a runtime may pad rows (CUDA pitches them).
-    let weight_row = weight.stride(0) / weight.vector_size();
-    let output_split = output.stride(0) / output.vector_size();
-    let output_row = output.stride(1) / output.vector_size();
-    // This cube's share of P: whole 16-wide steps, split `k_begin..k_end` of CUBE_COUNT_Z.
     let split = CUBE_POS_Z as usize;
-    let steps_per_split = ((p_total + 15) / 16 + CUBE_COUNT_Z as usize - 1) / CUBE_COUNT_Z as usize;
-    let k_begin = split * steps_per_split * 16;
-    let mut k_end = k_begin + steps_per_split * 16;
+    let steps_per_split = ((p_total + DEPTH - 1) / DEPTH + CUBE_COUNT_Z as usize - 1) / CUBE_COUNT_Z as usize;
+    let k_begin = split * steps_per_split * DEPTH;
+    let mut k_end = k_begin + steps_per_split * DEPTH;
     if k_end > p_total {
         k_end = p_total;
     }
-    let x = UNIT_POS_X as usize;
-    let y = UNIT_POS_Y as usize;
-    let unit = y * 16 + x;
-    let row0 = CUBE_POS_Y as usize * 64;
-    let column = CUBE_POS_X as usize * 16 + x;
+    let source = TileSource {
+        widths: read_layout(layout, 0, modalities),
+        offsets: read_layout(layout, modalities, modalities),
+        strides: read_layout(layout, 2 * modalities, modalities),
+        batch: hats.shape(0),
+        row0: CUBE_POS_Y as usize * rows * UNITS,
+        column0: CUBE_POS_X as usize * CUBE_VECTORS,
+        columns: weight.shape(1) / weight.vector_size(),
+        k_end,
+    };
 
-    let mut widths = Array::<u32>::new(modalities);
-    let mut offsets = Array::<u32>::new(modalities);
-    let mut strides = Array::<u32>::new(modalities);
-    #[unroll]
-    for m in 0..modalities {
-        widths[m] = u32::cast_from(layout[m]);
-        offsets[m] = u32::cast_from(layout[modalities + m]);
-        strides[m] = u32::cast_from(layout[2 * modalities + m]);
-    }
+    let mut a_tile = SharedMemory::<F>::new(comptime!(2 * DEPTH * rows * UNITS));
+    let mut b_tile = SharedMemory::<Vector<F, N>>::new(comptime!(2 * DEPTH * CUBE_VECTORS));
+    let mut a = Array::<F>::new(comptime!(DEPTH * rows / UNITS));
+    let mut acc = zeros::<F, N>(rows);
+    let b = fetch::<F, N>(hats, weight, &source, k_begin, &mut a, rows, modalities);
+    store::<F, N>(&a, b, &mut a_tile, &mut b_tile, 0, rows);
+    sync_cube();
 
-    let mut z_tile = SharedMemory::<F>::new(1024usize);
-    let mut w_tile = SharedMemory::<Vector<F, N>>::new(256usize);
-    let mut acc = Array::<Vector<F, N>>::new(4usize);
-    #[unroll]
-    for i in 0..4usize {
-        acc[i] = Vector::new(F::new(0.0));
-    }
-
+    let mut buffer = 0usize;
     let mut k0 = k_begin;
     while k0 < k_end {
-        // Z tile [64 rows × 16 of P], built from the modality vectors: 4 entries per unit.
+        let next = fetch::<F, N>(hats, weight, &source, k0 + DEPTH, &mut a, rows, modalities);
         #[unroll]
-        for r in 0..4usize {
-            let entry = unit + r * 256;
-            let b = row0 + entry / 16;
-            let p = k0 + entry % 16;
-            let mut value = F::new(0.0);
-            if b < batch && p < k_end {
-                value = F::new(1.0);
-                #[unroll]
-                for m in 0..modalities {
-                    let index = (p / strides[m] as usize) % widths[m] as usize;
-                    value *= hats[b * hat_row + offsets[m] as usize + index];
-                }
-            }
-            z_tile[entry] = value;
+        for k in 0..DEPTH {
+            multiply::<F, N>(&a_tile, &b_tile, buffer, k, &mut acc, rows);
         }
-        // W tile [16 of P × 16 vectors of O]: one vector per unit.
-        let p = k0 + y;
-        let mut w = Vector::new(F::new(0.0));
-        if p < k_end && column < columns {
-            w = weight[p * weight_row + column];
-        }
-        w_tile[unit] = w;
+        store::<F, N>(&a, next, &mut a_tile, &mut b_tile, 1 - buffer, rows);
         sync_cube();
-
-        #[unroll]
-        for k in 0..16usize {
-            let w = w_tile[k * 16 + x];
-            #[unroll]
-            for i in 0..4usize {
-                acc[i] += Vector::new(z_tile[(y + 16 * i) * 16 + k]) * w;
-            }
-        }
-        sync_cube();
-        k0 += 16;
+        buffer = 1 - buffer;
+        k0 += DEPTH;
     }
 
-    if column < columns {
-        // The bias goes into the first split's partial sum only.
-        let mut offset = Vector::new(F::new(0.0));
-        if split == 0 {
-            offset = bias[column];
-        }
-        #[unroll]
-        for i in 0..4usize {
-            let b = row0 + y + 16 * i;
-            if b < batch {
-                output[split * output_split + b * output_row + column] = acc[i] + offset;
-            }
-        }
-    }
+    let offset = bias_vectors::<F, N>(bias, &source, split);
+    write::<F, N>(&acc, &offset, output, &source, split, rows);
 }
 
-/// Low-rank fusion, `N` outputs per unit (see `low_rank.rs`).
+/// Low-rank fusion: `h = b + Σ_r w_r · Π_m (ẑ_m · W_m^(r))`, each cube over one split of the
+/// ranks (see `low_rank.rs`); `rows` (2 or 4) rows of `h` per unit.
 #[cube(launch)]
 pub fn low_rank_fusion_kernel<F: Float, I: Numeric, N: Size>(
     hats: &Tensor<F>,                  // [B, S]: every ẑ_m side by side
-    layout: &Tensor<I>,                // [2M]: widths d_m + 1, offsets in S
-    factors: &Tensor<Vector<F, N>>,    // [R, S, O / N]: every W_m side by side
+    layout: &Tensor<I>,                // [M]: where each ẑ_m ends in S
+    factors: &Tensor<Vector<F, N>>,    // [R · S, O / N]: every W_m^(r) side by side
     rank_weights: &Tensor<F>,          // [R]
     bias: &Tensor<Vector<F, N>>,       // [O / N]
-    output: &mut Tensor<Vector<F, N>>, // [1, B, O / N]
+    output: &mut Tensor<Vector<F, N>>, // [splits, B, O / N]: one partial sum per split of R
     #[comptime] modalities: usize,
+    #[comptime] rows: usize,
     #[define(F, I)] _dtypes: [StorageType; 2],
 ) {
-    let batch = hats.shape(0);
-    let hat_row = hats.stride(0);
+    // The reduction runs over (r, s): row r·S + s of the factors times ẑ[b, s]; this cube's
+    // share is whole ranks, `r_begin..r_end`.
+    let width = hats.shape(1);
     let rank = rank_weights.shape(0);
-    let columns = output.shape(2) / output.vector_size();
-    // Strides in vectors: a runtime may pad rows (CUDA pitches them).
-    let factor_rank = factors.stride(0) / factors.vector_size();
-    let factor_row = factors.stride(1) / factors.vector_size();
-    let output_row = output.stride(1) / output.vector_size();
-    let column = ABSOLUTE_POS_X as usize;
-    let b = ABSOLUTE_POS_Y as usize;
-    if b >= batch || column >= columns {
-        terminate!();
+    let split = CUBE_POS_Z as usize;
+    let ranks_per_split = (rank + CUBE_COUNT_Z as usize - 1) / CUBE_COUNT_Z as usize;
+    let r_begin = split * ranks_per_split;
+    let mut r_end = r_begin + ranks_per_split;
+    if r_end > rank {
+        r_end = rank;
+    }
+    let k_begin = r_begin * width;
+    let k_end = r_end * width;
+    // `A` is ẑ itself, repeated once per rank: one factor of width S and stride 1.
+    let mut widths = Array::<u32>::new(1usize);
+    let mut offsets = Array::<u32>::new(1usize);
+    let mut strides = Array::<u32>::new(1usize);
+    widths[0] = width as u32;
+    offsets[0] = 0u32;
+    strides[0] = 1u32;
+    let source = TileSource {
+        widths,
+        offsets,
+        strides,
+        batch: hats.shape(0),
+        row0: CUBE_POS_Y as usize * rows * UNITS,
+        column0: CUBE_POS_X as usize * CUBE_VECTORS,
+        columns: factors.shape(1) / factors.vector_size(),
+        k_end,
+    };
+    let ends = read_layout(layout, 0, modalities);
+
+    let mut a_tile = SharedMemory::<F>::new(comptime!(2 * DEPTH * rows * UNITS));
+    let mut b_tile = SharedMemory::<Vector<F, N>>::new(comptime!(2 * DEPTH * CUBE_VECTORS));
+    let mut a = Array::<F>::new(comptime!(DEPTH * rows / UNITS));
+    // `projection`: ẑ_m · W_m^(r) of the current (m, r); `product`: Π of the earlier m.
+    let mut projection = zeros::<F, N>(rows);
+    let mut product = zeros::<F, N>(rows);
+    let mut h = zeros::<F, N>(rows);
+    let b = fetch::<F, N>(hats, factors, &source, k_begin, &mut a, rows, 1usize);
+    store::<F, N>(&a, b, &mut a_tile, &mut b_tile, 0, rows);
+    sync_cube();
+
+    // The segment (m, r) of the reduction ends at index r·S + ends[m] (exclusive).
+    let mut m = 0usize;
+    let mut r = r_begin;
+    let mut segment_end = k_begin + ends[0] as usize;
+    let mut buffer = 0usize;
+    let mut k0 = k_begin;
+    while k0 < k_end {
+        let next = fetch::<F, N>(hats, factors, &source, k0 + DEPTH, &mut a, rows, 1usize);
+        #[unroll]
+        for k in 0..DEPTH {
+            multiply::<F, N>(&a_tile, &b_tile, buffer, k, &mut projection, rows);
+            // The same for every unit of the cube: no divergence. (Past the last rank, the
+            // step's zero padding must not close segments of ranks beyond `r_end`.)
+            if k0 + k + 1 == segment_end && r < r_end {
+                let last = m + 1 == modalities;
+                close_segment::<F, N>(
+                    &mut projection,
+                    &mut product,
+                    &mut h,
+                    m == 0,
+                    last,
+                    rank_weights[r],
+                    rows,
+                );
+                m += 1;
+                if last {
+                    m = 0;
+                    r += 1;
+                }
+                segment_end = r * width + ends[m] as usize;
+            }
+        }
+        store::<F, N>(&a, next, &mut a_tile, &mut b_tile, 1 - buffer, rows);
+        sync_cube();
+        buffer = 1 - buffer;
+        k0 += DEPTH;
     }
 
-    let mut h = bias[column];
-    for r in 0..rank {
-        let mut product = Vector::new(F::new(1.0));
-        #[unroll]
-        for m in 0..modalities {
-            let width = u32::cast_from(layout[m]) as usize;
-            let offset = u32::cast_from(layout[modalities + m]) as usize;
-            let mut projection = Vector::new(F::new(0.0));
-            for i in 0..width {
-                let s = offset + i;
-                projection +=
-                    Vector::new(hats[b * hat_row + s]) * factors[r * factor_rank + s * factor_row + column];
-            }
-            product *= projection;
+    let offset = bias_vectors::<F, N>(bias, &source, split);
+    write::<F, N>(&h, &offset, output, &source, split, rows);
+}
+
+/// Ends modality `m`'s projection for one rank: folds it into the product of the earlier
+/// modalities (`first`: it is the product), and for the last modality adds
+/// `w_r · product` into `h`. Clears the projection for the next segment.
+#[cube]
+fn close_segment<F: Float, N: Size>(
+    projection: &mut Array<Vector<F, N>>,
+    product: &mut Array<Vector<F, N>>,
+    h: &mut Array<Vector<F, N>>,
+    first: bool,
+    last: bool,
+    rank_weight: F,
+    #[comptime] rows: usize,
+) {
+    let weight = Vector::new(rank_weight);
+    #[unroll]
+    for i in 0..comptime!(rows * UNIT_VECTORS) {
+        let mut value = projection[i];
+        if !first {
+            value = product[i] * value;
         }
-        h += Vector::new(rank_weights[r]) * product;
+        if last {
+            h[i] = fma(weight, value, h[i]);
+        } else {
+            product[i] = value;
+        }
+        projection[i] = Vector::new(F::new(0.0));
     }
-    output[b * output_row + column] = h;
 }

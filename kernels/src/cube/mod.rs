@@ -9,11 +9,13 @@
 mod kernels;
 pub mod low_rank;
 pub mod tensor_fusion;
+mod tile;
 
 type Cube<R, F, I, BT> = CubeBackend<R, F, I, BT>;
 
-/// Units per side of both kernels' 16 × 16 cubes.
-const UNITS: usize = 16;
+/// Cubes that fill a large GPU twice over (two waves on 132 multiprocessors): when the batch
+/// and output alone give fewer, the kernels split their reduction along the grid's z axis.
+const TARGET_CUBES: usize = 264;
 
 /// Where a kernel writes `h` and how it is launched.
 struct Launch<R: CubeRuntime> {
@@ -22,30 +24,46 @@ struct Launch<R: CubeRuntime> {
     output: CubeTensor<R>,
     /// Vector width `N` along `out`.
     vector: usize,
-    /// One cube per `16·N` columns, `rows_per_cube` rows and split.
+    /// One cube per `32·N` columns, `16 · rows` batch rows and split.
     cube_count: CubeCount,
     cube_dim: CubeDim,
+    /// Rows of `h` per unit.
+    rows: usize,
 }
 
 impl<R: CubeRuntime> Launch<R> {
-    fn new(like: &CubeTensor<R>, batch: usize, out: usize, rows_per_cube: usize, splits: usize) -> Self {
+    /// A launch with `splits(cubes)` splits of the reduction, given the cubes along the
+    /// output and the batch, and at most `max_rows` rows of `h` per unit.
+    fn new(
+        like: &CubeTensor<R>,
+        batch: usize,
+        out: usize,
+        max_rows: usize,
+        splits: impl FnOnce(usize) -> usize,
+    ) -> Self {
         let vector = vector_width(out);
+        // The fewest rows per unit (2, 4, 8) whose cube covers the batch: small batches leave
+        // fewer idle rows.
+        let rows = [2, 4, 8]
+            .into_iter()
+            .find(|&r| r * UNITS >= batch || r == max_rows)
+            .unwrap_or(max_rows);
+        let along_out = (out / vector).div_ceil(CUBE_VECTORS);
+        let along_batch = batch.div_ceil(rows * UNITS);
+        let splits = splits(along_out * along_batch);
         let output = empty_device_dtype::<R>(
             like.client.clone(),
             like.device.clone(),
             Shape::new([splits, batch, out]),
             like.dtype,
         );
-        let cube_count = CubeCount::Static(
-            (out / vector).div_ceil(UNITS) as u32,
-            batch.div_ceil(rows_per_cube) as u32,
-            splits as u32,
-        );
+        let cube_count = CubeCount::Static(along_out as u32, along_batch as u32, splits as u32);
         Launch {
             output,
             vector,
             cube_count,
             cube_dim: CubeDim::new_2d(UNITS as u32, UNITS as u32),
+            rows,
         }
     }
 
@@ -81,6 +99,7 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 use cubecl::prelude::{CubeCount, CubeDim};
 
 use crate::composite::prepend_one;
+use tile::{CUBE_VECTORS, UNITS};
 
 /// The inputs as the kernels read them: `[ẑ_1 | ẑ_2 | … | ẑ_M]` `[B, S]` (contiguous), the
 /// widths `d_m + 1` and each modality's offset in `S`.

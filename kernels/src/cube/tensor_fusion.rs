@@ -1,32 +1,36 @@
-//! Tensor fusion as an implicit GEMM: `h = vec(Z) · W + b` where each cube builds its tile of
+//! Tensor fusion as an implicit GEMM: `h = vec(Z) · W + b` where each cube builds its tiles of
 //! the outer product `Z` on the fly, in shared memory, from the modality vectors.
 //!
-//! Tiling (no plane operations, so it runs on software adapters too):
+//! Tiling (the tiled GEMM of `tile.rs`; no plane operations, so it runs on software adapters
+//! too):
 //!
-//! - a cube of 16 × 16 units computes a `64 × 16N` tile of `h` (`N` = vector width, 4 when
-//!   `O` is a multiple of 4): unit `(x, y)` owns rows `y, y + 16, y + 32, y + 48` and the
-//!   `N` columns of vector `x`;
-//! - per step along `P` (16 at a time) the cube writes the `64 × 16` tile of `Z` to shared
-//!   memory (each entry `Π_m ẑ_m[b, i_m(p)]`, `M − 1` multiplications) and the `16 × 16N`
-//!   tile of `W` (one `N`-wide vector load per unit), then each unit does `4 · 16`
-//!   vector FMAs from shared memory.
+//! - a cube of 16 × 16 units computes a `128 × 32N` tile of `h` (`N` = vector width, 4 when
+//!   `O` is a multiple of 4): unit `(x, y)` owns rows `y + 16i` (`i < 8`) and vectors
+//!   `x + 16j` (`j < 2`), 8 × 2N accumulators in registers. Batches of at most 32 or 64
+//!   rows take 2 or 4 rows per unit instead (`32 × 32N`, `64 × 32N` tiles);
+//! - per step along `P` (8 at a time) the cube writes the `8 × 128` tile of `Z` to shared
+//!   memory (each entry `Π_m ẑ_m[b, i_m(p)]`, `M − 1` multiplications; each unit makes four
+//!   consecutive entries of one row, so one multi-index division per step, then carries) and
+//!   the `8 × 32N` tile of `W` (one `N`-wide vector load per unit), then each unit does
+//!   `8 × 2` vector FMAs per index from 8 scalar and 2 vector shared-memory loads;
+//! - the next step's tiles are fetched while the current ones are multiplied (two halves of
+//!   shared memory, one barrier per step).
 //!
 //! When the batch gives few cubes, `P` is split along the grid's z axis: each split's cubes
 //! sum their share of `P` into a partial `[B, O]`, and the partials are summed afterwards
 //! (`B·O` per split, small next to `W`).
 //!
-//! Global traffic: `W` is read `⌈B / 64⌉` times, the modality vectors `⌈O / 16N⌉ · P / 16`
-//! times per row (cached), `h` written once; nothing of size `[B, P]` exists anywhere.
+//! Global traffic: `W` is read `⌈B / 128⌉` times (128-row tiles), the modality vectors `⌈O / 32N⌉ · P / 8`
+//! times per row (cached), `h` written once per split; nothing of size `[B, P]` exists
+//! anywhere.
 
 use burn::tensor::Tensor;
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::{BoolElement, CubeRuntime, FloatElement, IntElement};
 
 use super::kernels::tensor_fusion_kernel;
-use super::{index_tensor, packed_hats, vector_width, Cube, Launch, UNITS};
+use super::{index_tensor, packed_hats, Cube, Launch, TARGET_CUBES};
 
-/// Batch rows per cube (`16` rows of units × 4 rows each).
-const TILE_ROWS: usize = 64;
 /// Launches [`tensor_fusion_kernel`]. Shapes as in
 /// [`FusionBackend::tensor_fusion`](crate::FusionBackend::tensor_fusion).
 pub fn forward<R, F, I, BT>(
@@ -53,13 +57,8 @@ where
     let weight = into_contiguous(weight.into_primitive().tensor());
     let bias = into_contiguous(bias.into_primitive().tensor());
 
-    let launch = Launch::new(
-        &weight,
-        batch,
-        out,
-        TILE_ROWS,
-        splits(batch, out, widths.iter().product()),
-    );
+    let p: usize = widths.iter().product();
+    let launch = Launch::new(&weight, batch, out, 8, |cubes| splits(cubes, p));
     let (output, dtype) = (launch.output.clone(), launch.output.dtype);
     tensor_fusion_kernel::launch::<R>(
         &output.client,
@@ -72,17 +71,16 @@ where
         bias.into_tensor_arg(),
         output.clone().into_tensor_arg(),
         widths.len(),
+        launch.rows,
         [dtype.into(), layout.dtype.into()],
     );
     launch.sum()
 }
 
-/// Splits of `P` (cubes along z, each summing `P / splits` of the product): enough cubes to
-/// fill a large GPU twice over (`TARGET_CUBES`) when the batch alone gives few, while each
-/// split keeps at least `MIN_SPLIT` of `P` to amortise its partial sum.
-fn splits(batch: usize, out: usize, p: usize) -> usize {
-    const TARGET_CUBES: usize = 264;
+/// Splits of `P` (cubes along z, each summing `P / splits` of the product), given the cubes
+/// along the output and the batch: enough to reach [`TARGET_CUBES`] when the batch alone
+/// gives few, while each split keeps at least `MIN_SPLIT` of `P` to amortise its partial sum.
+fn splits(cubes: usize, p: usize) -> usize {
     const MIN_SPLIT: usize = 512;
-    let cubes = (out / vector_width(out)).div_ceil(UNITS) * batch.div_ceil(TILE_ROWS);
     TARGET_CUBES.div_ceil(cubes).min(p / MIN_SPLIT).max(1)
 }

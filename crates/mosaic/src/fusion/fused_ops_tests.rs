@@ -12,16 +12,20 @@ use crate::test_util::*;
 /// 2 to 5 modalities, widths 1 and widths that are no multiple of any tile size.
 const DIMS: [&[usize]; 5] = [&[1, 1], &[3, 5], &[7, 1, 6], &[2, 3, 1, 4], &[1, 2, 2, 3, 2]];
 
+/// [`DIMS`] with out 3, then a case that spans several of the GPU kernels' tiles along every
+/// axis (batch 150 > 128 rows, out 70 > 32 vectors of 2, P = 6120 split along the grid), with
+/// ragged edges; each with its batches.
+fn shapes() -> impl Iterator<Item = (Vec<usize>, usize, &'static [usize])> {
+    DIMS.iter()
+        .map(|d| (d.to_vec(), 3, [1, 5, 37].as_slice()))
+        .chain([(vec![17, 9, 33], 70, [1, 37, 150].as_slice())])
+}
+
 fn tensor_fusion_case<B: TestBackend>(device: &B::Device) {
-    // The last case spans several 64 × 64 × 16 kernel tiles in P and O, with ragged edges.
-    let shapes = DIMS
-        .iter()
-        .map(|d| (d.to_vec(), 3))
-        .chain([(vec![17, 9, 33], 70)]);
-    for (i, (dims, out)) in shapes.enumerate() {
+    for (i, (dims, out, batches)) in shapes().enumerate() {
         let all_orders = (0..=dims.len()).collect::<Vec<_>>();
         for orders in [None, Some(vec![0, dims.len()]), Some(all_orders[1..].to_vec())] {
-            for batch in [1, 5, 37] {
+            for &batch in batches {
                 let config = TensorFusionConfig::new(dims.clone(), out).with_orders(orders.clone());
                 let layer = randomize(config.init::<B>(device).unwrap(), 7 + i as u64);
                 let inputs = modality_inputs::<B>(40 + i as u64, &dims, batch, device);
@@ -127,13 +131,9 @@ fn flex_tensor_fusion_chunks_match_composite() {
 }
 
 fn low_rank_case<B: TestBackend>(device: &B::Device) {
-    let shapes = DIMS
-        .iter()
-        .map(|d| (d.to_vec(), 3))
-        .chain([(vec![17, 9, 33], 70)]);
-    for (i, (dims, out)) in shapes.enumerate() {
+    for (i, (dims, out, batches)) in shapes().enumerate() {
         for rank in [1, 3, 64] {
-            for batch in [1, 37] {
+            for &batch in batches {
                 let config = LowRankFusionConfig::new(dims.clone(), out, rank);
                 let layer = randomize(config.init::<B>(device).unwrap(), 17 + i as u64);
                 let inputs = modality_inputs::<B>(60 + i as u64, &dims, batch, device);
