@@ -20,14 +20,23 @@ use mosaic_benches::{peak_memory, plan, reset_peak_memory, resident_memory, Case
 use std::io::Write;
 use std::time::Duration;
 
-/// Peak memory of one training step: process peak on CPU backends, growth of the device
-/// memory pool on cubecl backends.
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// What the benchmarks ask of a backend's memory.
 trait MemoryProbe: Backend {
+    /// Peak memory of one training step: process peak on CPU backends, growth of the device
+    /// memory pool on cubecl backends.
     fn step_peak(_device: &Self::Device, step: &mut dyn FnMut()) -> Option<u64> {
         reset_peak_memory();
         let before = resident_memory()?;
         step();
         Some(peak_memory()?.saturating_sub(before))
+    }
+
+    /// The largest single buffer the device holds, where it has such a limit (a wgpu
+    /// adapter's storage-buffer binding size: 128 MiB on lavapipe).
+    fn max_buffer_bytes(_device: &Self::Device) -> Option<u64> {
+        None
     }
 }
 
@@ -53,6 +62,11 @@ macro_rules! device_memory_probe {
                         .bytes_reserved
                         .saturating_sub(before),
                 )
+            }
+
+            fn max_buffer_bytes(device: &Self::Device) -> Option<u64> {
+                use burn_cubecl::cubecl::Runtime;
+                Some(<$runtime>::client(device).properties().memory.max_page_size)
             }
         }
     };
@@ -201,15 +215,31 @@ fn run<B: FusionBackend + MemoryProbe>(device: B::Device) {
     }
     .without_plots()
     .configure_from_args();
+    let max_buffer = B::max_buffer_bytes(&device);
     for (i, case) in cases.iter().enumerate() {
-        eprintln!(
+        let progress = format!(
             "mosaic-bench: [{}/{}] {} batch {}",
             i + 1,
             cases.len(),
             case.group(),
             case.batch
         );
-        bench_case::<B>(&mut criterion, case, &device, &mut out);
+        // The matmul reference (and the composite path's outer product) hold the GEMM's
+        // operands whole; a device that cannot bind them would fail deep inside the runtime.
+        let (m, k, n) = case.gemm_shape();
+        let largest = 4 * (m * k).max(k * n).max(m * n) as u64;
+        match max_buffer {
+            Some(limit) if largest > limit => eprintln!(
+                "{progress}: skipped, its GEMM operands need a buffer of {:.1} MiB and this \
+                 device binds at most {:.1} MiB (a smaller batch, or `--quick`, fits)",
+                largest as f64 / MIB,
+                limit as f64 / MIB
+            ),
+            _ => {
+                eprintln!("{progress}");
+                bench_case::<B>(&mut criterion, case, &device, &mut out);
+            }
+        }
     }
     criterion.final_summary();
 }

@@ -112,6 +112,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ));
     }
     let rows = read_rows(&out, &criterion_home)?;
+    if rows.is_empty() {
+        return Err("every selected case was skipped (see the lines above): nothing to report".into());
+    }
     let device = rows.first().map_or("?", |r| r.device.as_str()).to_string();
     std::fs::write(
         out.join("report.json"),
