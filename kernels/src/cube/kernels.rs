@@ -3,7 +3,7 @@
 
 use cubecl::prelude::*;
 
-use super::tile::{bias_vectors, fetch, multiply, read_layout, store, write, zeros, TileSource};
+use super::tile::{fetch, multiply, publish, read_layout, write, zeros, TileSource};
 use super::tile::{CUBE_VECTORS, DEPTH, UNITS, UNIT_VECTORS};
 
 /// Tensor fusion: `h = vec(ẑ_1 ⊗ … ⊗ ẑ_M) · W + b`, each cube over one split of `P`
@@ -44,8 +44,7 @@ pub fn tensor_fusion_kernel<F: Float, I: Numeric, N: Size>(
     let mut a = Array::<F>::new(comptime!(DEPTH * rows / UNITS));
     let mut acc = zeros::<F, N>(rows);
     let b = fetch::<F, N>(hats, weight, &source, k_begin, &mut a, rows, modalities);
-    store::<F, N>(&a, b, &mut a_tile, &mut b_tile, 0, rows);
-    sync_cube();
+    publish::<F, N>(&a, b, &mut a_tile, &mut b_tile, 0, rows);
 
     let mut buffer = 0usize;
     let mut k0 = k_begin;
@@ -55,14 +54,12 @@ pub fn tensor_fusion_kernel<F: Float, I: Numeric, N: Size>(
         for k in 0..DEPTH {
             multiply::<F, N>(&a_tile, &b_tile, buffer, k, &mut acc, rows);
         }
-        store::<F, N>(&a, next, &mut a_tile, &mut b_tile, 1 - buffer, rows);
-        sync_cube();
+        publish::<F, N>(&a, next, &mut a_tile, &mut b_tile, 1 - buffer, rows);
         buffer = 1 - buffer;
         k0 += DEPTH;
     }
 
-    let offset = bias_vectors::<F, N>(bias, &source, split);
-    write::<F, N>(&acc, &offset, output, &source, split, rows);
+    write::<F, N>(&acc, bias, output, &source, split, rows);
 }
 
 /// Low-rank fusion: `h = b + Σ_r w_r · Π_m (ẑ_m · W_m^(r))`, each cube over one split of the
@@ -119,8 +116,7 @@ pub fn low_rank_fusion_kernel<F: Float, I: Numeric, N: Size>(
     let mut product = zeros::<F, N>(rows);
     let mut h = zeros::<F, N>(rows);
     let b = fetch::<F, N>(hats, factors, &source, k_begin, &mut a, rows, 1usize);
-    store::<F, N>(&a, b, &mut a_tile, &mut b_tile, 0, rows);
-    sync_cube();
+    publish::<F, N>(&a, b, &mut a_tile, &mut b_tile, 0, rows);
 
     // The segment (m, r) of the reduction ends at index r·S + ends[m] (exclusive).
     let mut m = 0usize;
@@ -154,14 +150,12 @@ pub fn low_rank_fusion_kernel<F: Float, I: Numeric, N: Size>(
                 segment_end = r * width + ends[m] as usize;
             }
         }
-        store::<F, N>(&a, next, &mut a_tile, &mut b_tile, 1 - buffer, rows);
-        sync_cube();
+        publish::<F, N>(&a, next, &mut a_tile, &mut b_tile, 1 - buffer, rows);
         buffer = 1 - buffer;
         k0 += DEPTH;
     }
 
-    let offset = bias_vectors::<F, N>(bias, &source, split);
-    write::<F, N>(&h, &offset, output, &source, split, rows);
+    write::<F, N>(&h, bias, output, &source, split, rows);
 }
 
 /// Ends modality `m`'s projection for one rank: folds it into the product of the earlier

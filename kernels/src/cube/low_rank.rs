@@ -25,7 +25,7 @@ use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::{BoolElement, CubeRuntime, FloatElement, IntElement};
 
 use super::kernels::low_rank_fusion_kernel;
-use super::{index_tensor, packed_hats, Cube, Launch, TARGET_CUBES};
+use super::{index_tensor, packed_hats, Cube, Launch};
 
 /// Launches [`low_rank_fusion_kernel`]. Shapes as in
 /// [`FusionBackend::low_rank_fusion`](crate::FusionBackend::low_rank_fusion).
@@ -55,9 +55,7 @@ where
     let bias = into_contiguous(bias.reshape([out]).into_primitive().tensor());
 
     // Whole ranks per split of the reduction.
-    let launch = Launch::new(&bias, batch, out, 4, |cubes| {
-        TARGET_CUBES.div_ceil(cubes).min(rank)
-    });
+    let launch = Launch::new(&bias, batch, out, 4, rank);
     let (output, dtype) = (launch.output.clone(), launch.output.dtype);
     low_rank_fusion_kernel::launch::<R>(
         &output.client,

@@ -32,15 +32,10 @@ struct Launch<R: CubeRuntime> {
 }
 
 impl<R: CubeRuntime> Launch<R> {
-    /// A launch with `splits(cubes)` splits of the reduction, given the cubes along the
-    /// output and the batch, and at most `max_rows` rows of `h` per unit.
-    fn new(
-        like: &CubeTensor<R>,
-        batch: usize,
-        out: usize,
-        max_rows: usize,
-        splits: impl FnOnce(usize) -> usize,
-    ) -> Self {
+    /// A launch with at most `max_rows` rows of `h` per unit and at most `max_splits` splits
+    /// of the reduction: as many as reach [`TARGET_CUBES`] when the output and the batch
+    /// alone give fewer cubes.
+    fn new(like: &CubeTensor<R>, batch: usize, out: usize, max_rows: usize, max_splits: usize) -> Self {
         let vector = vector_width(out);
         // The fewest rows per unit (2, 4, 8) whose cube covers the batch: small batches leave
         // fewer idle rows.
@@ -50,7 +45,10 @@ impl<R: CubeRuntime> Launch<R> {
             .unwrap_or(max_rows);
         let along_out = (out / vector).div_ceil(CUBE_VECTORS);
         let along_batch = batch.div_ceil(rows * UNITS);
-        let splits = splits(along_out * along_batch);
+        let splits = TARGET_CUBES
+            .div_ceil(along_out * along_batch)
+            .min(max_splits)
+            .max(1);
         let output = empty_device_dtype::<R>(
             like.client.clone(),
             like.device.clone(),

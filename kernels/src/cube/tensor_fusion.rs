@@ -29,7 +29,7 @@ use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::{BoolElement, CubeRuntime, FloatElement, IntElement};
 
 use super::kernels::tensor_fusion_kernel;
-use super::{index_tensor, packed_hats, Cube, Launch, TARGET_CUBES};
+use super::{index_tensor, packed_hats, Cube, Launch};
 
 /// Launches [`tensor_fusion_kernel`]. Shapes as in
 /// [`FusionBackend::tensor_fusion`](crate::FusionBackend::tensor_fusion).
@@ -57,8 +57,10 @@ where
     let weight = into_contiguous(weight.into_primitive().tensor());
     let bias = into_contiguous(bias.into_primitive().tensor());
 
+    // Each split keeps at least `MIN_SPLIT` of P, to amortise its partial sum.
+    const MIN_SPLIT: usize = 512;
     let p: usize = widths.iter().product();
-    let launch = Launch::new(&weight, batch, out, 8, |cubes| splits(cubes, p));
+    let launch = Launch::new(&weight, batch, out, 8, p / MIN_SPLIT);
     let (output, dtype) = (launch.output.clone(), launch.output.dtype);
     tensor_fusion_kernel::launch::<R>(
         &output.client,
@@ -75,12 +77,4 @@ where
         [dtype.into(), layout.dtype.into()],
     );
     launch.sum()
-}
-
-/// Splits of `P` (cubes along z, each summing `P / splits` of the product), given the cubes
-/// along the output and the batch: enough to reach [`TARGET_CUBES`] when the batch alone
-/// gives few, while each split keeps at least `MIN_SPLIT` of `P` to amortise its partial sum.
-fn splits(cubes: usize, p: usize) -> usize {
-    const MIN_SPLIT: usize = 512;
-    TARGET_CUBES.div_ceil(cubes).min(p / MIN_SPLIT).max(1)
 }

@@ -148,10 +148,11 @@ pub fn fetch<F: Float, N: Size>(
     vector
 }
 
-/// Stores what [`fetch`] returned into half `buffer` (0 or 1) of the shared tiles:
-/// `A` `[2, DEPTH, rows · 16]`, `B` `[2, DEPTH, 32]` vectors.
+/// Stores what [`fetch`] returned into half `buffer` (0 or 1) of the shared tiles
+/// (`A` `[2, DEPTH, rows · 16]`, `B` `[2, DEPTH, 32]` vectors), then waits for the whole cube,
+/// so that the half can be read.
 #[cube]
-pub fn store<F: Float, N: Size>(
+pub fn publish<F: Float, N: Size>(
     a: &Array<F>,
     b: Vector<F, N>,
     a_tile: &mut SharedMemory<F>,
@@ -169,6 +170,7 @@ pub fn store<F: Float, N: Size>(
         a_tile[first + j * tile_rows] = a[j];
     }
     b_tile[buffer * DEPTH * CUBE_VECTORS + unit] = b;
+    sync_cube();
 }
 
 /// `rows · 2` zero vectors: a unit's tile of `h`, row-major (`[i · 2 + j]`).
@@ -213,12 +215,12 @@ pub fn multiply<F: Float, N: Size>(
     }
 }
 
-/// Writes the unit's tile of `h` plus `offset` (one vector per output column) into partial
-/// sum `split` of `output` `[splits, B, O / N]`.
+/// Writes the unit's tile of `h` into partial sum `split` of `output` `[splits, B, O / N]`,
+/// adding `bias` `[O / N]` to partial sum 0 only (the bias is added once).
 #[cube]
 pub fn write<F: Float, N: Size>(
     acc: &Array<Vector<F, N>>,
-    offset: &Array<Vector<F, N>>,
+    bias: &Tensor<Vector<F, N>>,
     output: &mut Tensor<Vector<F, N>>,
     source: &TileSource,
     split: usize,
@@ -232,36 +234,18 @@ pub fn write<F: Float, N: Size>(
     for j in 0..UNIT_VECTORS {
         let column = source.column0 + x + j * UNITS;
         if column < source.columns {
+            let mut offset = Vector::new(F::new(0.0));
+            if split == 0 {
+                offset = bias[column];
+            }
             #[unroll]
             for i in 0..rows {
                 let b = source.row0 + y + i * UNITS;
                 if b < source.batch {
                     output[split * output_split + b * output_row + column] =
-                        acc[i * UNIT_VECTORS + j] + offset[j];
+                        acc[i * UNIT_VECTORS + j] + offset;
                 }
             }
         }
     }
-}
-
-/// The bias vectors of the unit's columns for partial sum 0, zeros for the others (the bias
-/// is added once).
-#[cube]
-pub fn bias_vectors<F: Float, N: Size>(
-    bias: &Tensor<Vector<F, N>>,
-    source: &TileSource,
-    split: usize,
-) -> Array<Vector<F, N>> {
-    let x = UNIT_POS_X as usize;
-    let mut offset = Array::<Vector<F, N>>::new(UNIT_VECTORS);
-    #[unroll]
-    for j in 0..UNIT_VECTORS {
-        let column = source.column0 + x + j * UNITS;
-        let mut value = Vector::new(F::new(0.0));
-        if split == 0 && column < source.columns {
-            value = bias[column];
-        }
-        offset[j] = value;
-    }
-    offset
 }
