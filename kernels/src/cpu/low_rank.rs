@@ -12,20 +12,10 @@ use rayon::prelude::*;
 
 use super::scratch::Scratch;
 use super::{
-    add_into, column_sums, drop_constant, gemm, gemm_split_k, prepend_one, tensor_of, zeroed_output, Dense,
-    Matrix,
+    add_into, column_sums, drop_constant, gemm, gemm_split_k, prepend_one, swap_leading, tensor_of,
+    zeroed_output, Dense, Matrix,
 };
 use crate::low_rank::LowRankFusionGrads;
-
-/// `[a, b, O]` -> `[b, a, O]`: `W_m: [R, d+1, O]` to `F_m: [d+1, R·O]` and back.
-fn swap_leading(values: &[f32], a: usize, b: usize, out: usize, swapped: &mut [f32]) {
-    for i in 0..a {
-        for j in 0..b {
-            let src = &values[(i * b + j) * out..(i * b + j + 1) * out];
-            swapped[(j * a + i) * out..(j * a + i + 1) * out].copy_from_slice(src);
-        }
-    }
-}
 
 /// One modality's `ẑ_m` `[B, w]`, `F_m` `[w, R·O]` and width `w = d_m + 1`.
 struct Modality {

@@ -223,6 +223,17 @@ fn column_sums(grad: &[f32], out: usize) -> Vec<f32> {
     sums
 }
 
+/// `[a, b, n]` -> `[b, a, n]` into `swapped`: with `n = 1` a transpose; low-rank fusion
+/// turns the factors `W_m` `[R, d+1, O]` into `F_m` `[d+1, R·O]` and back with `n = O`.
+fn swap_leading(values: &[f32], a: usize, b: usize, n: usize, swapped: &mut [f32]) {
+    for i in 0..a {
+        for j in 0..b {
+            let src = &values[(i * b + j) * n..(i * b + j + 1) * n];
+            swapped[(j * a + i) * n..(j * a + i + 1) * n].copy_from_slice(src);
+        }
+    }
+}
+
 /// `a += b`, returning `a` (the reduction of per-thread partial sums).
 fn add_into(mut a: Vec<f32>, b: Vec<f32>) -> Vec<f32> {
     a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);

@@ -18,7 +18,10 @@ use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use super::scratch::Scratch;
-use super::{add_into, column_sums, gemm, gemm_serial, prepend_one, tensor_of, zeroed_output, Dense, Matrix};
+use super::{
+    add_into, column_sums, gemm, gemm_serial, prepend_one, swap_leading, tensor_of, zeroed_output, Dense,
+    Matrix,
+};
 #[cfg(doc)]
 use crate::tensor_fusion::CHUNK_ELEMENTS;
 use crate::tensor_fusion::{Split, TensorFusionGrads};
@@ -339,14 +342,10 @@ impl Chunk<'_> {
     }
 }
 
-/// `[rows, cols]` -> `[cols, rows]`.
+/// `[rows, cols]` -> `[cols, rows]`, in a pooled buffer.
 fn transpose(values: &[f32], rows: usize, cols: usize) -> Scratch {
     let mut out = Scratch::new(values.len());
-    for (r, row) in values.chunks_exact(cols).enumerate() {
-        for (j, &x) in row.iter().enumerate() {
-            out[j * rows + r] = x;
-        }
-    }
+    swap_leading(values, rows, cols, 1, &mut out);
     out
 }
 
