@@ -48,7 +48,7 @@ impl FusionBackend for burn::backend::Flex {
             && cpu::all_f32(factors)
             && cpu::all_f32(&[rank_weights.clone(), bias.clone()])
         {
-            cpu::low_rank::forward(inputs, factors, rank_weights, bias)
+            cpu::low_rank::forward(inputs, factors, rank_weights, bias, cpu::low_rank::BLOCK_ROWS)
         } else {
             crate::low_rank::forward(inputs, factors, rank_weights, bias)
         }
@@ -64,7 +64,7 @@ impl FusionBackend for burn::backend::Flex {
             && cpu::all_f32(factors)
             && cpu::all_f32(&[rank_weights.clone(), grad.clone()])
         {
-            cpu::low_rank::backward(inputs, factors, rank_weights, grad)
+            cpu::low_rank::backward(inputs, factors, rank_weights, grad, cpu::low_rank::BLOCK_ROWS)
         } else {
             crate::low_rank::backward(inputs, factors, rank_weights, grad)
         }

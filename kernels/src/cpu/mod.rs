@@ -1,9 +1,10 @@
 //! Flex (f32): the GEMM formulations of [`tensor_fusion`](crate::tensor_fusion) and
 //! [`low_rank`](crate::low_rank) written directly on the tensors' memory, with the `gemm`
-//! crate (its AVX-512 kernels enabled, chosen at run time) for the large products and
-//! rayon for the row-wise loops. Same algorithms and same results as the generic
-//! formulations; what changes is that no step goes through a tensor op, so there are no
-//! intermediate tensors, copies or per-op dispatch between the GEMMs.
+//! crate (its AVX-512 kernels enabled, chosen at run time) for the products, rayon for the
+//! threads and [`vectorized`] element-wise loops. Same arithmetic and same results as the
+//! generic formulations; no step goes through a tensor op, so there are no intermediate
+//! tensors, copies or per-op dispatch between the GEMMs, and the low-rank path reorders
+//! the work into cache-sized blocks (one rank and a block of rows at a time).
 //!
 //! Tensors of another dtype than f32 take the generic formulations.
 
@@ -14,7 +15,6 @@ pub mod tensor_fusion;
 use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
 use burn::tensor::{DType, Shape, Tensor, TensorData, TensorPrimitive};
-use rayon::prelude::*;
 
 /// Frees the buffers this module keeps for reuse between calls (at most 128 MiB; see
 /// `scratch.rs`). For memory measurements that should count a call's intermediates, and
@@ -96,40 +96,10 @@ fn gemm(m: usize, n: usize, k: usize, out: &mut [f32], accumulate: bool, a: Matr
     gemm_on(parallelism, m, n, k, out, accumulate, a, b);
 }
 
-/// `out[m × n] = a[m × k] · b[k × n]` on the calling thread, for work that is already
+/// `out[m × n] (+)= a[m × k] · b[k × n]` on the calling thread, for work that is already
 /// spread over the rayon pool.
-fn gemm_serial(m: usize, n: usize, k: usize, out: &mut [f32], a: Matrix, b: Matrix) {
-    gemm_on(gemm::Parallelism::None, m, n, k, out, false, a, b);
-}
-
-/// `out[m × n] = a[m × k] · b[k × n]` with `k` split between the rayon pool's threads
-/// (each a serial GEMM over its part of `k`, the partial products summed): for products
-/// whose output is too small to share out, such as `[B, R·O] × [R·O, d + 1]`.
-fn gemm_split_k(m: usize, n: usize, k: usize, out: &mut [f32], a: Matrix, b: Matrix) {
-    let parts = rayon::current_num_threads().clamp(1, k.max(1));
-    fn offset(matrix: Matrix, start: usize, stride: usize) -> Matrix {
-        Matrix {
-            values: &matrix.values[start * stride..],
-            ..matrix
-        }
-    }
-    let sum = (0..parts)
-        .into_par_iter()
-        .map(|i| {
-            let (start, end) = (i * k / parts, (i + 1) * k / parts);
-            let mut partial = vec![0.0; m * n];
-            gemm_serial(
-                m,
-                n,
-                end - start,
-                &mut partial,
-                offset(a, start, a.col_stride),
-                offset(b, start, b.row_stride),
-            );
-            partial
-        })
-        .reduce(|| vec![0.0; m * n], add_into);
-    out[..m * n].copy_from_slice(&sum);
+fn gemm_serial(m: usize, n: usize, k: usize, out: &mut [f32], accumulate: bool, a: Matrix, b: Matrix) {
+    gemm_on(gemm::Parallelism::None, m, n, k, out, accumulate, a, b);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -204,6 +174,14 @@ fn huge_pages(values: &[f32]) {
     let _ = (values, HUGE_PAGE);
 }
 
+/// Runs `f` inside a function compiled for the best instruction set the CPU has (AVX-512,
+/// AVX2 or neither, detected at run time), so that the element-wise loops of an
+/// `#[inline(always)]` closure are vectorised for it: the crate itself is compiled for
+/// baseline x86-64 (SSE2), where they run 4 floats wide at most.
+fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    pulp::Arch::new().dispatch(f)
+}
+
 /// `[1; z]` for every row of `z` `[rows, d]` (`d ≥ 1`): `[rows, d + 1]`.
 fn prepend_one(z: &[f32], d: usize) -> Vec<f32> {
     let mut hat = Vec::with_capacity(z.len() / d * (d + 1));
@@ -223,15 +201,15 @@ fn column_sums(grad: &[f32], out: usize) -> Vec<f32> {
     sums
 }
 
-/// `[a, b, n]` -> `[b, a, n]` into `swapped`: with `n = 1` a transpose; low-rank fusion
-/// turns the factors `W_m` `[R, d+1, O]` into `F_m` `[d+1, R·O]` and back with `n = O`.
-fn swap_leading(values: &[f32], a: usize, b: usize, n: usize, swapped: &mut [f32]) {
-    for i in 0..a {
-        for j in 0..b {
-            let src = &values[(i * b + j) * n..(i * b + j + 1) * n];
-            swapped[(j * a + i) * n..(j * a + i + 1) * n].copy_from_slice(src);
-        }
-    }
+/// `values` cut into consecutive slices of the given lengths (their sum at most its length).
+fn split_lengths(mut values: &mut [f32], lengths: impl Iterator<Item = usize>) -> Vec<&mut [f32]> {
+    lengths
+        .map(|len| {
+            let (head, tail) = std::mem::take(&mut values).split_at_mut(len);
+            values = tail;
+            head
+        })
+        .collect()
 }
 
 /// `a += b`, returning `a` (the reduction of per-thread partial sums).
@@ -246,44 +224,4 @@ fn drop_constant(hat_grad: &[f32], width: usize) -> Vec<f32> {
         .chunks_exact(width)
         .flat_map(|row| row[1..].iter().copied())
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `a · b` by the definition, `a` `[m, k]` and `b` `[k, n]` row-major.
-    fn reference(m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Vec<f32> {
-        (0..m * n)
-            .map(|i| (0..k).map(|j| a[i / n * k + j] * b[j * n + i % n]).sum())
-            .collect()
-    }
-
-    fn values(len: usize, seed: usize) -> Vec<f32> {
-        (0..len)
-            .map(|i| ((i * 7 + seed * 13) % 17) as f32 / 8.0 - 1.0)
-            .collect()
-    }
-
-    #[test]
-    fn split_k_gemm_matches_the_definition() {
-        // Odd inner sizes (split unevenly), a transposed operand, k smaller than the threads.
-        for (m, n, k) in [(5, 3, 37), (9, 33, 1000), (2, 4, 1)] {
-            let (a, b) = (values(m * k, 1), values(k * n, 2));
-            let expected = reference(m, n, k, &a, &b);
-            let b_t: Vec<f32> = (0..n * k).map(|i| b[i % k * n + i / k]).collect();
-            let mut out = vec![f32::NAN; m * n];
-            gemm_split_k(
-                m,
-                n,
-                k,
-                &mut out,
-                Matrix::rows(&a, k),
-                Matrix::rows(&b_t, k).transposed(),
-            );
-            for (x, e) in out.iter().zip(&expected) {
-                assert!((x - e).abs() <= 1e-4 * (1.0 + e.abs()), "{m}x{n}x{k}: {x} vs {e}");
-            }
-        }
-    }
 }

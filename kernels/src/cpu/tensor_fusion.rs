@@ -18,10 +18,7 @@ use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use super::scratch::Scratch;
-use super::{
-    add_into, column_sums, gemm, gemm_serial, prepend_one, swap_leading, tensor_of, zeroed_output, Dense,
-    Matrix,
-};
+use super::{add_into, column_sums, gemm, gemm_serial, prepend_one, tensor_of, zeroed_output, Dense, Matrix};
 #[cfg(doc)]
 use crate::tensor_fusion::CHUNK_ELEMENTS;
 use crate::tensor_fusion::{Split, TensorFusionGrads};
@@ -141,7 +138,7 @@ fn contract_partial(plan: &Plan, partial: &[f32], weight: &[f32], last_hat: &[f3
                     row_stride: lo,
                     col_stride: 1,
                 };
-                gemm_serial(c, n, q, &mut y, Matrix::rows(partial, q), weight_block);
+                gemm_serial(c, n, q, &mut y, false, Matrix::rows(partial, q), weight_block);
                 let rows = sum.chunks_exact_mut(out).zip(y.chunks_exact(n));
                 for ((sum_row, y_row), hat) in rows.zip(last_hat.chunks_exact(last)) {
                     for (y_k, a) in y_row.chunks_exact(out).zip(&hat[block.clone()]) {
@@ -315,6 +312,7 @@ impl Chunk<'_> {
                         c,
                         out,
                         &mut e_t,
+                        false,
                         Matrix::rows(&weight[q0 * last * out..(q0 + n) * last * out], out),
                         Matrix::rows(self.dh, out).transposed(),
                     );
@@ -345,7 +343,11 @@ impl Chunk<'_> {
 /// `[rows, cols]` -> `[cols, rows]`, in a pooled buffer.
 fn transpose(values: &[f32], rows: usize, cols: usize) -> Scratch {
     let mut out = Scratch::new(values.len());
-    swap_leading(values, rows, cols, 1, &mut out);
+    for (i, row) in values.chunks_exact(cols).enumerate() {
+        for (j, x) in row.iter().enumerate() {
+            out[j * rows + i] = *x;
+        }
+    }
     out
 }
 

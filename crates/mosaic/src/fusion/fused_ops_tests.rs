@@ -130,6 +130,74 @@ fn flex_tensor_fusion_chunks_match_composite() {
     );
 }
 
+/// Flex's low-rank fusion works in blocks of rows, and splits each rank's rows between
+/// threads when there are fewer ranks than threads: every block size (down to one row),
+/// rank 1 (its rows split between the test machine's threads) and rank 3 give the
+/// composite's output and gradients.
+#[cfg(feature = "flex")]
+#[test]
+fn flex_low_rank_blocks_match_composite() {
+    use mosaic_kernels::cpu::low_rank as flex_lmf;
+    type B = burn::backend::Autodiff<crate::backend::Flex>;
+    let device = Default::default();
+    let dims = [3, 4, 2];
+    let (batch, out) = (7, 3);
+    let inputs = modality_inputs::<B>(5, &dims, batch, &device);
+    let inner: Vec<_> = inputs.iter().map(|x| x.clone().inner()).collect();
+    let tracked: Vec<_> = inputs.iter().map(|x| x.clone().require_grad()).collect();
+    for rank in [1, 3] {
+        let factors: Vec<Tensor<B, 3>> = dims
+            .iter()
+            .zip(10..)
+            .map(|(d, seed)| tensor::<B, 3>(seed, [rank, d + 1, out], &device).require_grad())
+            .collect();
+        let rank_weights = tensor::<B, 2>(20, [1, rank], &device).require_grad();
+        let bias = tensor::<B, 2>(21, [1, out], &device).require_grad();
+        let reference = composite::low_rank_fusion(&tracked, &factors, rank_weights.clone(), bias.clone());
+        let grads = (reference.clone() * loss_weights::<B>([batch, out], &device))
+            .sum()
+            .backward();
+        let inner_factors: Vec<_> = factors.iter().map(|f| f.clone().inner()).collect();
+        // One row per block, two rows (a ragged last block), one block.
+        for block_rows in [1, 2, batch] {
+            let case = format!("rank {rank}, blocks of {block_rows} rows");
+            let output = flex_lmf::forward(
+                &inner,
+                &inner_factors,
+                rank_weights.clone().inner(),
+                bias.clone().inner(),
+                block_rows,
+            );
+            assert_close(&case, &to_f64(output), &to_f64(reference.clone().inner()), 1e-5);
+            let fused = flex_lmf::backward(
+                &inner,
+                &inner_factors,
+                rank_weights.clone().inner(),
+                loss_weights([batch, out], &device),
+                block_rows,
+            );
+            let expected = |grad: Option<Vec<f64>>| grad.expect("a tracked tensor has a gradient");
+            for (m, (x, g)) in tracked.iter().zip(fused.inputs).enumerate() {
+                let want = expected(x.grad(&grads).map(to_f64));
+                assert_close(&format!("{case}: input {m}"), &to_f64(g), &want, 1e-5);
+            }
+            for (m, (f, g)) in factors.iter().zip(fused.factors).enumerate() {
+                let want = expected(f.grad(&grads).map(to_f64));
+                assert_close(&format!("{case}: factor {m}"), &to_f64(g), &want, 1e-5);
+            }
+            let want = expected(rank_weights.grad(&grads).map(to_f64));
+            assert_close(
+                &format!("{case}: rank weights"),
+                &to_f64(fused.rank_weights),
+                &want,
+                1e-5,
+            );
+            let want = expected(bias.grad(&grads).map(to_f64));
+            assert_close(&format!("{case}: bias"), &to_f64(fused.bias), &want, 1e-5);
+        }
+    }
+}
+
 fn low_rank_case<B: TestBackend>(device: &B::Device) {
     for (i, (dims, out, batches)) in shapes().enumerate() {
         for rank in [1, 3, 64] {
