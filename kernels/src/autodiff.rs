@@ -71,11 +71,15 @@ struct LowRankFusionOp {
     modalities: usize,
 }
 
+/// The parents of a low-rank fusion node, in order: inputs `[B, d_m]`, factors
+/// `[R, d_m + 1, O]`, rank weights `[1, R]` and bias `[1, O]`.
+type LowRankParents<B> = (Vec<Tensor<B, 2>>, Vec<Tensor<B, 3>>, Tensor<B, 2>, Tensor<B, 2>);
+
 impl LowRankFusionOp {
     fn split<B: Backend>(
         &self,
         parents: &[FloatTensor<B>],
-    ) -> (Vec<Tensor<B, 2>>, Vec<Tensor<B, 3>>, Tensor<B, 2>, Tensor<B, 2>) {
+    ) -> LowRankParents<B> {
         let m = self.modalities;
         (
             parents[..m].iter().cloned().map(tensor).collect(),

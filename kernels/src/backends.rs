@@ -19,7 +19,7 @@ impl FusionBackend for burn::backend::Flex {
         weight: Tensor<Self, 2>,
         bias: Option<Tensor<Self, 1>>,
     ) -> Tensor<Self, 2> {
-        if cpu::all_f32(inputs) && cpu::all_f32(&[weight.clone()]) {
+        if cpu::all_f32(inputs) && cpu::all_f32(std::slice::from_ref(&weight)) {
             cpu::tensor_fusion::forward(inputs, weight, bias, CHUNK_ELEMENTS)
         } else {
             crate::tensor_fusion::forward(inputs, weight, bias)

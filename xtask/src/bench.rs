@@ -212,11 +212,11 @@ fn report_json(backend: &str, device: &str, quick: bool, rows: &[Row]) -> String
                 json_number(r.gflops(k))
             )
         };
-        let _ = write!(
+        let _ = writeln!(
             json,
             "    {{\"layer\": \"{layer}\", \"shape\": \"{shape}\", \"batch\": {}, \"path\": \"{}\", \
              \"forward_flops\": {}, \"train_flops\": {}, \"gemm_shape\": \"{}\", {}, {}, {}, \
-             \"percent_of_matmul\": {}, \"peak_memory_bytes\": {}}}{}\n",
+             \"percent_of_matmul\": {}, \"peak_memory_bytes\": {}}}{}",
             r.batch,
             r.path,
             json_number(r.forward_flops),

@@ -410,7 +410,7 @@ mod tests {
             // (one element per block being the only exception).
             let count = blocks.len();
             assert!(
-                count % threads == 0 || count == len,
+                count.is_multiple_of(threads) || count == len,
                 "{len}/{max_len}: {count} blocks"
             );
         }

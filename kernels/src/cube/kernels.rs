@@ -22,7 +22,7 @@ pub fn tensor_fusion_kernel<F: Float, I: Numeric, N: Size>(
     // This cube's share of P: whole steps, split `k_begin..k_end` of CUBE_COUNT_Z.
     let p_total = weight.shape(0);
     let split = CUBE_POS_Z as usize;
-    let steps_per_split = ((p_total + DEPTH - 1) / DEPTH + CUBE_COUNT_Z as usize - 1) / CUBE_COUNT_Z as usize;
+    let steps_per_split = p_total.div_ceil(DEPTH).div_ceil(CUBE_COUNT_Z as usize);
     let k_begin = split * steps_per_split * DEPTH;
     let mut k_end = k_begin + steps_per_split * DEPTH;
     if k_end > p_total {
@@ -81,7 +81,7 @@ pub fn low_rank_fusion_kernel<F: Float, I: Numeric, N: Size>(
     let width = hats.shape(1);
     let rank = rank_weights.shape(0);
     let split = CUBE_POS_Z as usize;
-    let ranks_per_split = (rank + CUBE_COUNT_Z as usize - 1) / CUBE_COUNT_Z as usize;
+    let ranks_per_split = rank.div_ceil(CUBE_COUNT_Z as usize);
     let r_begin = split * ranks_per_split;
     let mut r_end = r_begin + ranks_per_split;
     if r_end > rank {

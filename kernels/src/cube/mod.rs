@@ -86,7 +86,7 @@ impl<R: CubeRuntime> Launch<R> {
 /// Width of the vector loads and stores along the output dimension: 4, 2 or 1 floats, the
 /// largest that divides `out`.
 fn vector_width(out: usize) -> usize {
-    [4, 2].into_iter().find(|w| out % w == 0).unwrap_or(1)
+    [4, 2].into_iter().find(|&w| out.is_multiple_of(w)).unwrap_or(1)
 }
 
 use burn::tensor::{Int, Shape, Tensor, TensorData, TensorPrimitive};
