@@ -19,7 +19,7 @@ impl FusionBackend for burn::backend::Flex {
         weight: Tensor<Self, 2>,
         bias: Option<Tensor<Self, 1>>,
     ) -> Tensor<Self, 2> {
-        if cpu::all_f32(inputs) && cpu::all_f32(std::slice::from_ref(&weight)) {
+        if cpu::all_f32(inputs) && cpu::all_f32([&weight]) {
             cpu::tensor_fusion::forward(inputs, weight, bias, CHUNK_ELEMENTS)
         } else {
             crate::tensor_fusion::forward(inputs, weight, bias)
@@ -31,7 +31,7 @@ impl FusionBackend for burn::backend::Flex {
         weight: Tensor<Self, 2>,
         grad: Tensor<Self, 2>,
     ) -> TensorFusionGrads<Self> {
-        if cpu::all_f32(inputs) && cpu::all_f32(&[weight.clone(), grad.clone()]) {
+        if cpu::all_f32(inputs) && cpu::all_f32([&weight, &grad]) {
             cpu::tensor_fusion::backward(inputs, weight, grad, CHUNK_ELEMENTS)
         } else {
             crate::tensor_fusion::backward(inputs, weight, grad)
@@ -46,7 +46,7 @@ impl FusionBackend for burn::backend::Flex {
     ) -> Tensor<Self, 2> {
         if cpu::all_f32(inputs)
             && cpu::all_f32(factors)
-            && cpu::all_f32(&[rank_weights.clone(), bias.clone()])
+            && cpu::all_f32([&rank_weights, &bias])
         {
             cpu::low_rank::forward(inputs, factors, rank_weights, bias, cpu::low_rank::BLOCK_ROWS)
         } else {
@@ -62,7 +62,7 @@ impl FusionBackend for burn::backend::Flex {
     ) -> LowRankFusionGrads<Self> {
         if cpu::all_f32(inputs)
             && cpu::all_f32(factors)
-            && cpu::all_f32(&[rank_weights.clone(), grad.clone()])
+            && cpu::all_f32([&rank_weights, &grad])
         {
             cpu::low_rank::backward(inputs, factors, rank_weights, grad, cpu::low_rank::BLOCK_ROWS)
         } else {

@@ -44,8 +44,8 @@ impl Dense {
 }
 
 /// Whether every tensor is f32 (the only dtype this path handles).
-pub(crate) fn all_f32<const D: usize>(tensors: &[Tensor<Flex, D>]) -> bool {
-    tensors.iter().all(|t| t.dtype() == DType::F32)
+pub(crate) fn all_f32<'a, const D: usize>(tensors: impl IntoIterator<Item = &'a Tensor<Flex, D>>) -> bool {
+    tensors.into_iter().all(|t| t.dtype() == DType::F32)
 }
 
 /// A tensor of `shape` holding `values`.
