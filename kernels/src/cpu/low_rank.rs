@@ -18,9 +18,9 @@
 //!
 //! Same FLOPs as the GEMM formulation (the backward pass recomputes the projections); no
 //! intermediate grows with the rank, and the only batch-sized ones are a partial `h`
-//! (forward) or a partial `∂ẑ_m` per modality (backward) per thread, summed at the end.
-//! With fewer ranks than threads, each rank's rows are split between threads too (each
-//! split sums its own `∂W_m[r]`, added at the end).
+//! (forward) or a partial `∂ẑ_m` per modality (backward) per run of tasks, summed at the
+//! end in run order. With fewer ranks than [`PARTS`], each rank's rows are split between
+//! runs too (each split sums its own `∂W_m[r]`, added at the end in split order).
 
 use std::ops::Range;
 
@@ -31,7 +31,7 @@ use rayon::prelude::*;
 use super::scratch::Scratch;
 use super::{
     add_into, column_sums, drop_constant, gemm_serial, prepend_one, split_lengths, tensor_of, vectorized,
-    zeroed_output, Dense, Matrix,
+    zeroed_output, Dense, Matrix, PARTS,
 };
 use crate::low_rank::LowRankFusionGrads;
 
@@ -93,7 +93,9 @@ impl Modality {
 
 /// How the work is shared out: tasks `(split, r)`, numbered `split · R + r`, where `split`
 /// is one of `splits` parts of the batch (more than one only when there are fewer ranks
-/// than threads), and each thread takes a contiguous run of tasks. A thread walks the rows
+/// than [`PARTS`]), cut into [`PARTS`] contiguous runs of tasks, each taken by one thread.
+/// The runs' partial sums are added in run order, so the partition, not the pool, fixes
+/// every sum's grouping. A thread walks the rows
 /// of its splits a block at a time and, per block, its ranks: the block's rows (`ẑ_m`,
 /// `∂h`, the partial `∂ẑ_m`) stay in cache while the factors stream past.
 struct Work {
@@ -115,19 +117,24 @@ struct Unit {
 
 impl Work {
     fn new(batch: usize, rank: usize, block_rows: usize) -> Self {
-        let threads = rayon::current_num_threads().max(1);
         Work {
             batch,
             rank,
-            splits: threads.div_ceil(rank).clamp(1, batch.max(1)),
+            splits: PARTS.div_ceil(rank).clamp(1, batch.max(1)),
             block_rows: block_rows.max(1),
         }
     }
 
-    /// Tasks as contiguous runs of nearly equal length, one per thread.
+    /// Whether every run covers the whole batch (one split).
+    fn whole_batch(&self) -> bool {
+        self.splits == 1
+    }
+
+    /// Tasks as [`PARTS`] contiguous runs of nearly equal length (fewer when there are fewer
+    /// tasks): a partition that does not depend on the number of threads.
     fn runs(&self) -> Vec<Range<usize>> {
         let tasks = self.splits * self.rank;
-        let count = rayon::current_num_threads().clamp(1, tasks.max(1));
+        let count = PARTS.clamp(1, tasks.max(1));
         (0..count)
             .map(|i| i * tasks / count..(i + 1) * tasks / count)
             .collect()
@@ -177,13 +184,17 @@ pub fn forward(
             let block = work.block_rows.min(batch) * out;
             let mut buffer = Scratch::new(batch * out + 2 * block);
             let (h, rest) = buffer.split_at_mut(batch * out);
-            h.fill(0.0);
+            // A run over the whole batch writes each block's rows with its first rank; with
+            // the batch split, the rows of the other splits must read as zeros.
+            if !work.whole_batch() {
+                h.fill(0.0);
+            }
             let (product, projection) = rest.split_at_mut(block);
             for Unit { rows, ranks, .. } in work.units(tasks) {
                 let len = rows.len() * out;
                 let (product, projection) = (&mut product[..len], &mut projection[..len]);
                 let h_rows = &mut h[rows.start * out..rows.end * out];
-                for r in ranks {
+                for (i, r) in ranks.enumerate() {
                     for (m, modality) in modalities.iter().enumerate() {
                         let target = if m == 0 { &mut *product } else { &mut *projection };
                         modality.project(r, &rows, out, target);
@@ -195,10 +206,17 @@ pub fn forward(
                         }
                     }
                     let w = weights.values()[r];
-                    vectorized(
-                        #[inline(always)]
-                        || h_rows.iter_mut().zip(&*product).for_each(|(h, p)| *h += w * p),
-                    );
+                    if i == 0 && work.whole_batch() {
+                        vectorized(
+                            #[inline(always)]
+                            || h_rows.iter_mut().zip(&*product).for_each(|(h, p)| *h = w * p),
+                        );
+                    } else {
+                        vectorized(
+                            #[inline(always)]
+                            || h_rows.iter_mut().zip(&*product).for_each(|(h, p)| *h += w * p),
+                        );
+                    }
                 }
             }
             buffer
@@ -209,11 +227,7 @@ pub fn forward(
     for row in h.chunks_exact_mut(out) {
         row.copy_from_slice(bias.values());
     }
-    for partial in &partials {
-        h.iter_mut()
-            .zip(&partial[..batch * out])
-            .for_each(|(h, p)| *h += p);
-    }
+    add_in_order(&mut h, &partials);
     tensor_of(h, [batch, out])
 }
 
@@ -265,7 +279,10 @@ pub fn backward(
             let mut buffer = Scratch::new(hats_len + modalities.len() * (block + out));
             let mut rank_grads = vec![0.0f32; rank];
             let (hats, rest) = buffer.split_at_mut(hats_len);
-            hats.fill(0.0);
+            // As in the forward pass: written by each block's first rank over the whole batch.
+            if !work.whole_batch() {
+                hats.fill(0.0);
+            }
             let mut hat_grads = split_lengths(hats, hat_lengths.iter().copied());
             let (projections, kept) = rest.split_at_mut(modalities.len() * block);
             let mut projections: Vec<&mut [f32]> = projections.chunks_exact_mut(block).collect();
@@ -278,7 +295,7 @@ pub fn backward(
             {
                 let len = rows.len() * out;
                 let dh_rows = &dh[rows.start * out..rows.end * out];
-                for (task, r) in (first_task..).zip(ranks) {
+                for (i, (task, r)) in (first_task..).zip(ranks).enumerate() {
                     let mut block: Vec<&mut [f32]> = projections.iter_mut().map(|p| &mut p[..len]).collect();
                     for (modality, projection) in modalities.iter().zip(block.iter_mut()) {
                         modality.project(r, &rows, out, projection);
@@ -305,7 +322,7 @@ pub fn backward(
                             modality.width,
                             out,
                             hat_grad,
-                            true,
+                            i > 0 || !work.whole_batch(),
                             dp,
                             modality.factor(r, out).transposed(),
                         );
@@ -317,12 +334,8 @@ pub fn backward(
         .collect();
 
     let mut hat_grads = vec![0.0; hats_len];
-    for (partial, _) in &partials {
-        hat_grads
-            .iter_mut()
-            .zip(&partial[..hats_len])
-            .for_each(|(g, p)| *g += p);
-    }
+    let hat_partials: Vec<&[f32]> = partials.iter().map(|(partial, _)| &partial[..]).collect();
+    add_in_order(&mut hat_grads, &hat_partials);
     let input_grads = modalities
         .iter()
         .zip(split_lengths(&mut hat_grads, hat_lengths.iter().copied()))
@@ -358,6 +371,23 @@ pub fn backward(
         rank_weights: tensor_of(rank_weights_grad, [1, rank]),
         bias: tensor_of(column_sums(dh, out), [1, out]),
     }
+}
+
+/// `total += Σ_p partials[p]` (each partial at least as long as `total`), the partials added in
+/// their order for every element, so the sums do not depend on the threads, which take
+/// chunks of `total` in parallel.
+fn add_in_order<P: std::ops::Deref<Target = [f32]> + Sync>(total: &mut [f32], partials: &[P]) {
+    const CHUNK: usize = 1 << 14;
+    total.par_chunks_mut(CHUNK).enumerate().for_each(|(i, chunk)| {
+        let start = i * CHUNK;
+        for partial in partials {
+            let part = &partial[start..start + chunk.len()];
+            vectorized(
+                #[inline(always)]
+                || chunk.iter_mut().zip(part).for_each(|(t, p)| *t += p),
+            );
+        }
+    });
 }
 
 /// For one rank and a block of rows, turns every projection `P_m` `[c, O]` into

@@ -7,6 +7,15 @@
 //! the work into cache-sized blocks (one rank and a block of rows at a time).
 //!
 //! Tensors of another dtype than f32 take the generic formulations.
+//!
+//! # Determinism
+//!
+//! Results are bit-identical for any number of threads and on every run: the work is cut
+//! into [`PARTS`] parts (or a multiple of it) whatever the size of the rayon pool, each part
+//! sums its share in a fixed order on whichever thread takes it, and the parts' partial sums
+//! are added in part order ([`ordered_parts`]). Neither the pool size nor work stealing
+//! decides how a floating-point sum is grouped. (The `gemm` crate's own threads split the
+//! output, never the inner dimension, so a parallel GEMM is as deterministic as a serial one.)
 
 pub mod low_rank;
 mod scratch;
@@ -15,6 +24,7 @@ pub mod tensor_fusion;
 use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
 use burn::tensor::{DType, Shape, Tensor, TensorData, TensorPrimitive};
+use rayon::prelude::*;
 
 /// Frees the buffers this module keeps for reuse between calls (at most 128 MiB; see
 /// `scratch.rs`). For memory measurements that should count a call's intermediates, and
@@ -80,6 +90,37 @@ impl<'a> Matrix<'a> {
             col_stride: self.row_stride,
         }
     }
+}
+
+/// How many parts parallel work is cut into, whatever the number of threads: a fixed
+/// partition, reduced in a fixed order, gives the same bits on any machine. 12 parts share
+/// out evenly over 1, 2, 3, 4, 6 and 12 threads; more parts would cost the low-rank path a
+/// batch-sized partial sum each.
+pub(crate) const PARTS: usize = 12;
+
+/// `items` cut into at most [`PARTS`] contiguous groups of nearly equal size; each group is
+/// folded in order into its own accumulator (`init()`, then `fold`) on whichever thread takes
+/// it, and the accumulators are returned in group order, for the caller to add in that order.
+fn ordered_parts<T: Send, A: Send>(
+    items: Vec<T>,
+    init: impl Fn() -> A + Sync,
+    fold: impl Fn(A, T) -> A + Sync,
+) -> Vec<A> {
+    let len = items.len();
+    let count = PARTS.min(len).max(1);
+    let mut items = items.into_iter();
+    let groups: Vec<Vec<T>> = (0..count)
+        .map(|i| {
+            items
+                .by_ref()
+                .take((i + 1) * len / count - i * len / count)
+                .collect()
+        })
+        .collect();
+    groups
+        .into_par_iter()
+        .map(|group| group.into_iter().fold(init(), &fold))
+        .collect()
 }
 
 /// Below this many multiply-adds a GEMM runs on one thread (as flex's own matmul does).

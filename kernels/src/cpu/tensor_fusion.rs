@@ -18,7 +18,10 @@ use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use super::scratch::Scratch;
-use super::{add_into, column_sums, gemm, gemm_serial, prepend_one, tensor_of, zeroed_output, Dense, Matrix};
+use super::{
+    add_into, column_sums, gemm, gemm_serial, ordered_parts, prepend_one, tensor_of, zeroed_output, Dense,
+    Matrix, PARTS,
+};
 #[cfg(doc)]
 use crate::tensor_fusion::CHUNK_ELEMENTS;
 use crate::tensor_fusion::{Split, TensorFusionGrads};
@@ -119,48 +122,49 @@ pub fn forward(
 }
 
 /// `Σ_k ẑ_M[b, k] · Y[b, k, :]` `[c, O]` with `Y = Z' · W_view`, given `Z'` `[c, Q]` and
-/// `ẑ_M` `[c, L]`. `Y` is never whole: each thread takes blocks of `k` (columns
+/// `ẑ_M` `[c, L]`. `Y` is never whole: each part ([`ordered_parts`]) takes blocks of `k` (columns
 /// `k·O … (k + n)·O` of `W_view`, a strided view), computes that `[c, n·O]` block of `Y`
-/// (at most [`BLOCK_ELEMENTS`]) and adds it into its own `[c, O]` sum while it is in cache.
+/// (at most [`BLOCK_ELEMENTS`]) and adds it into its own `[c, O]` sum while it is in cache;
+/// the parts' sums are added in part order.
 fn contract_partial(plan: &Plan, partial: &[f32], weight: &[f32], last_hat: &[f32]) -> Vec<f32> {
     let (last, out, q, lo) = (plan.split.last, plan.split.out, plan.split.q, plan.lo());
     let c = partial.len() / q;
     let blocks = even_blocks(last, BLOCK_ELEMENTS / (c * out));
     let widest = blocks.iter().map(Range::len).max().unwrap_or(0);
-    blocks
-        .into_par_iter()
-        .fold(
-            || (vec![0.0; c * out], Scratch::new(c * widest * out)),
-            |(mut sum, mut y), block| {
-                let n = block.len() * out;
-                let weight_block = Matrix {
-                    values: &weight[block.start * out..],
-                    row_stride: lo,
-                    col_stride: 1,
-                };
-                gemm_serial(c, n, q, &mut y, false, Matrix::rows(partial, q), weight_block);
-                let rows = sum.chunks_exact_mut(out).zip(y.chunks_exact(n));
-                for ((sum_row, y_row), hat) in rows.zip(last_hat.chunks_exact(last)) {
-                    for (y_k, a) in y_row.chunks_exact(out).zip(&hat[block.clone()]) {
-                        sum_row.iter_mut().zip(y_k).for_each(|(s, y)| *s += a * y);
-                    }
+    ordered_parts(
+        blocks,
+        || (vec![0.0; c * out], Scratch::new(c * widest * out)),
+        |(mut sum, mut y), block| {
+            let n = block.len() * out;
+            let weight_block = Matrix {
+                values: &weight[block.start * out..],
+                row_stride: lo,
+                col_stride: 1,
+            };
+            gemm_serial(c, n, q, &mut y, false, Matrix::rows(partial, q), weight_block);
+            let rows = sum.chunks_exact_mut(out).zip(y.chunks_exact(n));
+            for ((sum_row, y_row), hat) in rows.zip(last_hat.chunks_exact(last)) {
+                for (y_k, a) in y_row.chunks_exact(out).zip(&hat[block.clone()]) {
+                    sum_row.iter_mut().zip(y_k).for_each(|(s, y)| *s += a * y);
                 }
-                (sum, y)
-            },
-        )
-        .map(|(sum, _)| sum)
-        .reduce(|| vec![0.0; c * out], add_into)
+            }
+            (sum, y)
+        },
+    )
+    .into_iter()
+    .map(|(sum, _)| sum)
+    .reduce(add_into)
+    .unwrap_or_else(|| vec![0.0; c * out])
 }
 
-/// `0..len` in contiguous blocks of at most `max_len` (at least 1) and at least as many as
-/// the rayon pool has threads, in a multiple of that count where possible, of sizes that
-/// differ by at most one: every thread gets the same work.
+/// `0..len` in contiguous blocks of at most `max_len` (at least 1), of sizes that differ by
+/// at most one, in a multiple of [`PARTS`] where the range allows: every part gets the same
+/// work. The blocks depend on the sizes only, never on the number of threads.
 fn even_blocks(len: usize, max_len: usize) -> Vec<Range<usize>> {
-    let threads = rayon::current_num_threads().max(1);
     let count = len
         .div_ceil(max_len.max(1))
         .max(1)
-        .next_multiple_of(threads)
+        .next_multiple_of(PARTS)
         .min(len.max(1));
     (0..count)
         .map(|i| i * len / count..(i + 1) * len / count)
@@ -284,9 +288,9 @@ impl Chunk<'_> {
     /// ```
     ///
     /// One GEMM of `2·c·P·O` FLOPs where `G · W_viewᵀ` and `Y = Z' · W_view` took two. `E`
-    /// is never whole: each thread takes blocks of `Q` (`Eᵀ` of a block is
+    /// is never whole: each part takes blocks of `Q` (`Eᵀ` of a block is
     /// `W[block] · ∂hᵀ`, at most [`BLOCK_ELEMENTS`]), contracts it while it is in cache and
-    /// keeps its own `∂ẑ_Mᵀ`, summed at the end.
+    /// keeps its own `∂ẑ_Mᵀ`; the parts' sums are added in part order ([`ordered_parts`]).
     fn contract_weight(&self, plan: &Plan, weight: &[f32]) -> (Scratch, Vec<f32>) {
         let (c, last, out, q) = (self.rows, plan.split.last, plan.split.out, plan.split.q);
         let blocks = even_blocks(q, BLOCK_ELEMENTS / (last * c));
@@ -300,42 +304,43 @@ impl Chunk<'_> {
             block_grads.push((block.start, head));
             rest = tail;
         }
-        let last_grad_t = block_grads
-            .into_par_iter()
-            .fold(
-                || (vec![0.0; last * c], Scratch::new(widest * last * c)),
-                |(mut last_grad_t, mut e_t), (q0, block_grad)| {
-                    let n = block_grad.len() / c;
-                    // Eᵀ[(q, k), b] = Σ_o W[(q, k), o] · ∂h[b, o]
-                    gemm_serial(
-                        n * last,
-                        c,
-                        out,
-                        &mut e_t,
-                        false,
-                        Matrix::rows(&weight[q0 * last * out..(q0 + n) * last * out], out),
-                        Matrix::rows(self.dh, out).transposed(),
-                    );
-                    for (j, grad_q) in block_grad.chunks_exact_mut(c).enumerate() {
-                        let partial_q = &self.partial_t[(q0 + j) * c..(q0 + j + 1) * c];
-                        let e_q = &e_t[j * last * c..(j + 1) * last * c];
-                        for ((e_k, hat_k), last_grad_k) in e_q
-                            .chunks_exact(c)
-                            .zip(self.last_t.chunks_exact(c))
-                            .zip(last_grad_t.chunks_exact_mut(c))
-                        {
-                            let columns = grad_q.iter_mut().zip(last_grad_k).zip(e_k).zip(hat_k);
-                            for ((((g, l), e), hat), z) in columns.zip(partial_q) {
-                                *g += e * hat;
-                                *l += e * z;
-                            }
+        let last_grad_t = ordered_parts(
+            block_grads,
+            || (vec![0.0; last * c], Scratch::new(widest * last * c)),
+            |(mut last_grad_t, mut e_t), (q0, block_grad)| {
+                let n = block_grad.len() / c;
+                // Eᵀ[(q, k), b] = Σ_o W[(q, k), o] · ∂h[b, o]
+                gemm_serial(
+                    n * last,
+                    c,
+                    out,
+                    &mut e_t,
+                    false,
+                    Matrix::rows(&weight[q0 * last * out..(q0 + n) * last * out], out),
+                    Matrix::rows(self.dh, out).transposed(),
+                );
+                for (j, grad_q) in block_grad.chunks_exact_mut(c).enumerate() {
+                    let partial_q = &self.partial_t[(q0 + j) * c..(q0 + j + 1) * c];
+                    let e_q = &e_t[j * last * c..(j + 1) * last * c];
+                    for ((e_k, hat_k), last_grad_k) in e_q
+                        .chunks_exact(c)
+                        .zip(self.last_t.chunks_exact(c))
+                        .zip(last_grad_t.chunks_exact_mut(c))
+                    {
+                        let columns = grad_q.iter_mut().zip(last_grad_k).zip(e_k).zip(hat_k);
+                        for ((((g, l), e), hat), z) in columns.zip(partial_q) {
+                            *g += e * hat;
+                            *l += e * z;
                         }
                     }
-                    (last_grad_t, e_t)
-                },
-            )
-            .map(|(last_grad_t, _)| last_grad_t)
-            .reduce(|| vec![0.0; last * c], add_into);
+                }
+                (last_grad_t, e_t)
+            },
+        )
+        .into_iter()
+        .map(|(last_grad_t, _)| last_grad_t)
+        .reduce(add_into)
+        .unwrap_or_else(|| vec![0.0; last * c]);
         (partial_grad_t, last_grad_t)
     }
 }
@@ -386,11 +391,10 @@ fn partial_product_grads(hats: &[Vec<f32>], widths: &[usize], b: usize, grad: &[
 
 #[cfg(test)]
 mod tests {
-    use super::even_blocks;
+    use super::{even_blocks, PARTS};
 
     #[test]
     fn even_blocks_cover_the_range_in_balanced_blocks() {
-        let threads = rayon::current_num_threads();
         for (len, max_len) in [(129, 8), (1089, 15), (7, 100), (1, 1), (5, 1), (1000, 0)] {
             let blocks = even_blocks(len, max_len);
             // Contiguous, in order, covering 0..len.
@@ -401,18 +405,24 @@ mod tests {
             let (small, large) = (*sizes.iter().min().unwrap(), *sizes.iter().max().unwrap());
             assert!(large - small <= 1, "{len}/{max_len}: sizes {sizes:?}");
             assert!(large <= max_len.max(1), "{len}/{max_len}: sizes {sizes:?}");
-            // Enough blocks for every thread, and a multiple of their count when the range allows.
-            assert!(
-                blocks.len() >= threads.min(len),
-                "{len}/{max_len}: {} blocks",
-                blocks.len()
-            );
-            // (one element per block being the only exception).
+            // A multiple of the part count where the range allows (else one element per block).
             let count = blocks.len();
             assert!(
-                count.is_multiple_of(threads) || count == len,
+                count.is_multiple_of(PARTS) || count == len,
                 "{len}/{max_len}: {count} blocks"
             );
         }
+    }
+
+    #[test]
+    fn even_blocks_do_not_depend_on_the_thread_count() {
+        let on = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| even_blocks(1089, 15))
+        };
+        assert_eq!(on(1), on(3));
     }
 }

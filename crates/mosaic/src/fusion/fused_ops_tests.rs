@@ -131,9 +131,8 @@ fn flex_tensor_fusion_chunks_match_composite() {
 }
 
 /// Flex's low-rank fusion works in blocks of rows, and splits each rank's rows between
-/// threads when there are fewer ranks than threads: every block size (down to one row),
-/// rank 1 (its rows split between the test machine's threads) and rank 3 give the
-/// composite's output and gradients.
+/// runs of tasks when there are fewer ranks than parts: every block size (down to one row),
+/// rank 1 (its rows split) and rank 3 give the composite's output and gradients.
 #[cfg(feature = "flex")]
 #[test]
 fn flex_low_rank_blocks_match_composite() {
@@ -253,3 +252,73 @@ fn partly_tracked_case<B: TestBackend>(device: &B::Device) {
     );
 }
 for_each_backend!(untracked_inputs_are_skipped, partly_tracked_case);
+
+/// Flex's fused ops give the same bits with 1, 2 and 3 threads, forward and backward: the
+/// work's partition and the order of its sums do not follow the thread count or work
+/// stealing. Shapes with many blocks of the tensor-fusion contraction and low-rank fusion
+/// with fewer, as many and more ranks than parts, over two blocks of rows.
+#[cfg(feature = "flex")]
+#[test]
+fn flex_fused_ops_are_bit_identical_for_any_thread_count() {
+    use mosaic_kernels::cpu::{low_rank as flex_lmf, tensor_fusion as flex_tf};
+    type F = crate::backend::Flex;
+    let device = Default::default();
+    let bits = |tensors: Vec<Tensor<F, 2>>| -> Vec<u32> {
+        tensors
+            .into_iter()
+            .flat_map(|t| t.into_data().iter::<f32>().map(f32::to_bits).collect::<Vec<_>>())
+            .collect()
+    };
+    let flat3 = |t: Tensor<F, 3>| t.flatten::<2>(0, 1);
+    let run = |threads: usize| -> Vec<Vec<u32>> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        pool.install(|| {
+            let mut results = Vec::new();
+            let (dims, out, batch) = ([17, 9, 33], 70, 150);
+            let inputs = modality_inputs::<F>(3, &dims, batch, &device);
+            let p: usize = dims.iter().map(|d| d + 1).product();
+            let weight = tensor::<F, 2>(4, [p, out], &device);
+            let bias = tensor::<F, 1>(5, [out], &device);
+            let grad = tensor::<F, 2>(6, [batch, out], &device);
+            let h = flex_tf::forward(&inputs, weight.clone(), Some(bias), usize::MAX);
+            let g = flex_tf::backward(&inputs, weight, grad, usize::MAX);
+            results.push(bits([vec![h, g.weight, g.bias.unsqueeze()], g.inputs].concat()));
+            let (dims, out, batch) = ([7, 5, 9], 16, 300);
+            let inputs = modality_inputs::<F>(7, &dims, batch, &device);
+            for rank in [1, 12, 32] {
+                let factors: Vec<Tensor<F, 3>> = dims
+                    .iter()
+                    .zip(10..)
+                    .map(|(d, seed)| tensor::<F, 3>(seed, [rank, d + 1, out], &device))
+                    .collect();
+                let rank_weights = tensor::<F, 2>(20, [1, rank], &device);
+                let bias = tensor::<F, 2>(21, [1, out], &device);
+                let grad = tensor::<F, 2>(22, [batch, out], &device);
+                let block = flex_lmf::BLOCK_ROWS;
+                let h = flex_lmf::forward(&inputs, &factors, rank_weights.clone(), bias, block);
+                let g = flex_lmf::backward(&inputs, &factors, rank_weights, grad, block);
+                let factor_grads = g.factors.into_iter().map(flat3).collect();
+                results.push(bits(
+                    [vec![h, g.rank_weights, g.bias], g.inputs, factor_grads].concat(),
+                ));
+            }
+            results
+        })
+    };
+    let one = run(1);
+    for threads in [2, 3] {
+        let other = run(threads);
+        for (case, (a, b)) in one.iter().zip(&other).enumerate() {
+            let differing = a.iter().zip(b).filter(|(x, y)| x != y).count();
+            assert_eq!(
+                differing,
+                0,
+                "case {case}: {differing} of {} values differ between 1 and {threads} threads",
+                a.len()
+            );
+        }
+    }
+}
