@@ -55,6 +55,20 @@ pub enum MosaicError {
         actual: Vec<usize>,
     },
 
+    /// A layer's parameter has a shape that disagrees with the layer's configuration (for
+    /// example after loading a record written for another configuration).
+    #[error("{layer}: parameter `{name}` has shape {actual:?}, expected {expected:?} (from the layer's configuration)")]
+    Parameter {
+        /// The layer holding the parameter.
+        layer: &'static str,
+        /// The parameter's field name.
+        name: String,
+        /// The shape the configuration gives.
+        expected: Vec<usize>,
+        /// The parameter's shape.
+        actual: Vec<usize>,
+    },
+
     /// A weight file lacks a tensor, or holds one of the wrong shape or type.
     #[error("weights: tensor `{key}`: {message}")]
     Weights {
@@ -99,7 +113,8 @@ impl MosaicError {
             Self::Config { layer: l, .. }
             | Self::ModalityCount { layer: l, .. }
             | Self::Shape { layer: l, .. }
-            | Self::Empty { layer: l, .. } => *l = layer,
+            | Self::Empty { layer: l, .. }
+            | Self::Parameter { layer: l, .. } => *l = layer,
             Self::Weights { .. } | Self::WeightsFile { .. } | Self::Io { .. } | Self::Backend { .. } => {}
         }
         self

@@ -1,6 +1,6 @@
 //! Element-wise sum and product fusion.
 
-use super::{check_modality_dims, check_positive, validate_inputs, Fusion};
+use super::{check_modality_dims, check_parameter_size, check_positive, validate_inputs, Fusion};
 use crate::MosaicError;
 use burn::config::Config;
 use burn::module::Module;
@@ -69,6 +69,9 @@ impl ElementwiseConfig {
         let d_output = match self.projection_dim {
             Some(k) => {
                 check_positive(LAYER, "projection_dim", k)?;
+                for (m, &d) in self.modality_dims.iter().enumerate() {
+                    check_parameter_size(LAYER, &format!("projections.{m}.weight"), &[d, k])?;
+                }
                 k
             }
             None => {

@@ -1,6 +1,10 @@
 //! Low-rank multimodal fusion (LMF, Liu et al. 2018).
 
-use super::{check_modality_dims, check_positive, validate_inputs, Fusion};
+use super::{
+    check_modality_dims, check_parameter_shape, check_parameter_size, check_positive, validate_inputs,
+    with_constant, Fusion,
+};
+use crate::MosaicError;
 use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
@@ -45,23 +49,14 @@ impl LowRankFusionConfig {
     /// LMF code initialises them).
     ///
     /// # Errors
-    /// Fewer than 2 modalities, a zero width, `rank == 0` or `d_output == 0`.
+    /// Fewer than 2 modalities, a zero width, `rank == 0`, `d_output == 0`, or a factor
+    /// larger than [`MAX_PARAMETER_ELEMENTS`](crate::fusion::MAX_PARAMETER_ELEMENTS).
     pub fn init<B: Backend>(&self, device: &B::Device) -> crate::Result<LowRankFusion<B>> {
-        check_modality_dims(LAYER, &self.modality_dims, 2)?;
-        check_positive(LAYER, "rank", self.rank)?;
-        check_positive(LAYER, "d_output", self.d_output)?;
+        let shapes = self.factor_shapes()?;
         let xavier = Initializer::XavierNormal { gain: 1.0 };
-        let factors = self
-            .modality_dims
-            .iter()
-            .map(|&d| {
-                xavier.init_with(
-                    [self.rank, d + 1, self.d_output],
-                    Some(d + 1),
-                    Some(self.d_output),
-                    device,
-                )
-            })
+        let factors = shapes
+            .into_iter()
+            .map(|shape| xavier.init_with(shape, Some(shape[1]), Some(self.d_output), device))
             .collect();
         Ok(LowRankFusion {
             factors,
@@ -72,7 +67,54 @@ impl LowRankFusionConfig {
     }
 }
 
+impl LowRankFusionConfig {
+    /// The factors' shapes `[R, d_m + 1, O]`, after checking the configuration: at least 2
+    /// modalities, no zero width, rank and output at least 1, every factor within
+    /// [`MAX_PARAMETER_ELEMENTS`](crate::fusion::MAX_PARAMETER_ELEMENTS).
+    fn factor_shapes(&self) -> crate::Result<Vec<[usize; 3]>> {
+        check_modality_dims(LAYER, &self.modality_dims, 2)?;
+        check_positive(LAYER, "rank", self.rank)?;
+        check_positive(LAYER, "d_output", self.d_output)?;
+        self.modality_dims
+            .iter()
+            .enumerate()
+            .map(|(m, &d)| {
+                let shape = [self.rank, with_constant(LAYER, d)?, self.d_output];
+                check_parameter_size(LAYER, &format!("factors.{m}"), &shape)?;
+                Ok(shape)
+            })
+            .collect()
+    }
+}
+
 impl<B: Backend> LowRankFusion<B> {
+    /// Checks every factor `[R, d_m + 1, O]`, the rank weights `[1, R]` and the bias
+    /// `[1, O]` against the widths, with `R` and `O` from the rank weights and the bias (a
+    /// record loaded into the layer may hold other shapes).
+    fn check_parameters(&self) -> crate::Result<()> {
+        let [one, rank] = self.rank_weights.lazy_shape().dims::<2>();
+        check_parameter_shape(LAYER, "rank_weights", &[one, rank], &[1, rank])?;
+        let [one, out] = self.bias.lazy_shape().dims::<2>();
+        check_parameter_shape(LAYER, "bias", &[one, out], &[1, out])?;
+        if self.factors.len() != self.modality_dims.len() {
+            return Err(MosaicError::config(
+                LAYER,
+                format!(
+                    "{} factors for {} modalities (widths {:?})",
+                    self.factors.len(),
+                    self.modality_dims.len(),
+                    self.modality_dims
+                ),
+            ));
+        }
+        let config = LowRankFusionConfig::new(self.modality_dims.clone(), out, rank);
+        for (m, (factor, expected)) in self.factors.iter().zip(config.factor_shapes()?).enumerate() {
+            let actual = factor.lazy_shape().dims::<3>();
+            check_parameter_shape(LAYER, &format!("factors.{m}"), &actual, &expected)?;
+        }
+        Ok(())
+    }
+
     /// Rank `R`.
     pub fn rank(&self) -> usize {
         self.rank_weights.lazy_shape().dims::<2>()[1]
@@ -90,6 +132,7 @@ impl<B: FusionBackend> Fusion<B> for LowRankFusion<B> {
 
     fn forward(&self, inputs: &[Tensor<B, 2>]) -> crate::Result<Tensor<B, 2>> {
         validate_inputs(LAYER, &self.modality_dims, inputs)?;
+        self.check_parameters()?;
         let factors: Vec<_> = self.factors.iter().map(Param::val).collect();
         Ok(B::low_rank_fusion(
             inputs,
@@ -271,5 +314,51 @@ mod tests {
             message(LowRankFusionConfig::new(vec![], 1, 2)),
             "LowRankFusion config: needs at least 2 modalities, got 0 ([])"
         );
+        assert_eq!(
+            message(LowRankFusionConfig::new(vec![2, usize::MAX], 4, 2)),
+            format!(
+                "LowRankFusion config: modality width {} + 1 overflows",
+                usize::MAX
+            )
+        );
+        assert_eq!(
+            message(LowRankFusionConfig::new(vec![2, 3], 1 << 40, 1 << 40)),
+            format!(
+                "LowRankFusion config: parameter `factors.0` of shape [{r}, 3, {r}] would have more than {} elements",
+                crate::fusion::MAX_PARAMETER_ELEMENTS,
+                r = 1usize << 40
+            )
+        );
     }
+
+    /// Factors, rank weights or bias that disagree with the widths or with each other are
+    /// an error naming the parameter, on every backend.
+    fn mismatched_parameters<B: TestBackend>(device: &B::Device) {
+        let inputs = inputs_of::<B>(&[2, 3], 4, device);
+        let layer = || {
+            LowRankFusionConfig::new(vec![2, 3], 5, 2)
+                .init::<B>(device)
+                .unwrap()
+        };
+        let message = |layer: &LowRankFusion<B>| layer.forward(&inputs).unwrap_err().to_string();
+        let mut wide = layer();
+        wide.factors[1] = Param::from_tensor(Tensor::zeros([2, 5, 5], device));
+        assert_eq!(
+            message(&wide),
+            "LowRankFusion: parameter `factors.1` has shape [2, 5, 5], expected [2, 4, 5] (from the layer's configuration)"
+        );
+        let mut ranks = layer();
+        ranks.rank_weights = Param::from_tensor(Tensor::zeros([1, 3], device));
+        assert_eq!(
+            message(&ranks),
+            "LowRankFusion: parameter `factors.0` has shape [2, 3, 5], expected [3, 3, 5] (from the layer's configuration)"
+        );
+        let mut missing = layer();
+        missing.factors.pop();
+        assert_eq!(
+            message(&missing),
+            "LowRankFusion config: 1 factors for 2 modalities (widths [2, 3])"
+        );
+    }
+    for_each_backend!(rejects_mismatched_parameters, mismatched_parameters);
 }

@@ -1,6 +1,8 @@
 //! MLP fusion: concatenate, then a multilayer perceptron.
 
-use super::{check_dropout, check_modality_dims, check_positive, validate_inputs, Fusion};
+use super::{
+    check_dropout, check_modality_dims, check_parameter_size, check_positive, validate_inputs, Fusion,
+};
 use crate::MosaicError;
 use burn::config::Config;
 use burn::module::Module;
@@ -56,10 +58,23 @@ impl MlpFusionConfig {
             ));
         }
         check_dropout(LAYER, self.dropout)?;
-        let widths: Vec<usize> = std::iter::once(self.modality_dims.iter().sum())
+        let concatenated = self
+            .modality_dims
+            .iter()
+            .try_fold(0usize, |sum, &d| sum.checked_add(d))
+            .ok_or_else(|| {
+                MosaicError::config(
+                    LAYER,
+                    format!("the concatenated width of {:?} overflows", self.modality_dims),
+                )
+            })?;
+        let widths: Vec<usize> = std::iter::once(concatenated)
             .chain(self.hidden_dims.iter().copied())
             .chain(std::iter::once(self.d_output))
             .collect();
+        for (l, w) in widths.windows(2).enumerate() {
+            check_parameter_size(LAYER, &format!("layers.{l}.weight"), w)?;
+        }
         Ok(MlpFusion {
             layers: widths
                 .windows(2)

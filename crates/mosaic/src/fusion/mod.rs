@@ -31,7 +31,11 @@ pub use elementwise::{Elementwise, ElementwiseConfig, ElementwiseOp};
 pub use low_rank::{LowRankFusion, LowRankFusionConfig};
 pub use mlp::{MlpFusion, MlpFusionConfig};
 pub use tensor_fusion::{interaction_order, TensorFusion, TensorFusionConfig};
-pub(crate) use validate::{check_dropout, check_modality_dims, check_positive, validate_inputs};
+pub use validate::MAX_PARAMETER_ELEMENTS;
+pub(crate) use validate::{
+    check_dropout, check_modality_dims, check_parameter_shape, check_parameter_size, check_positive,
+    validate_inputs, with_constant,
+};
 
 use crate::Result;
 use burn::tensor::{backend::Backend, Tensor};

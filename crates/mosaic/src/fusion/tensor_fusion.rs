@@ -1,6 +1,9 @@
 //! Tensor fusion (TFN, Zadeh et al. 2017).
 
-use super::{check_modality_dims, check_positive, validate_inputs, Fusion};
+use super::{
+    check_modality_dims, check_parameter_shape, check_parameter_size, check_positive, validate_inputs,
+    with_constant, Fusion,
+};
 use crate::MosaicError;
 use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
@@ -63,10 +66,8 @@ pub fn interaction_order(modality_dims: &[usize]) -> Vec<usize> {
 impl TensorFusionConfig {
     /// `P = Π_m (d_m + 1)`, or an error when it overflows.
     pub fn fused_width(&self) -> crate::Result<usize> {
-        self.modality_dims
-            .iter()
-            .try_fold(1usize, |p, &d| p.checked_mul(d + 1))
-            .ok_or_else(|| {
+        self.modality_dims.iter().try_fold(1usize, |p, &d| {
+            p.checked_mul(with_constant(LAYER, d)?).ok_or_else(|| {
                 MosaicError::config(
                     LAYER,
                     format!(
@@ -75,18 +76,14 @@ impl TensorFusionConfig {
                     ),
                 )
             })
+        })
     }
 
     fn validate(&self) -> crate::Result<usize> {
         check_modality_dims(LAYER, &self.modality_dims, 2)?;
         check_positive(LAYER, "d_output", self.d_output)?;
         let p = self.fused_width()?;
-        p.checked_mul(self.d_output).ok_or_else(|| {
-            MosaicError::config(
-                LAYER,
-                format!("weight of {p} x {} entries overflows", self.d_output),
-            )
-        })?;
+        check_parameter_size(LAYER, "weight", &[p, self.d_output])?;
         if let Some(orders) = &self.orders {
             let max = self.modality_dims.len();
             if orders.is_empty() {
@@ -111,7 +108,7 @@ impl TensorFusionConfig {
     ///
     /// # Errors
     /// Fewer than 2 modalities, a zero width, `d_output == 0`, an impossible interaction
-    /// order, or an outer product too large to index.
+    /// order, or a weight larger than [`MAX_PARAMETER_ELEMENTS`](crate::fusion::MAX_PARAMETER_ELEMENTS).
     pub fn init<B: Backend>(&self, device: &B::Device) -> crate::Result<TensorFusion<B>> {
         let p = self.validate()?;
         let initializer = Initializer::KaimingUniform {
@@ -139,6 +136,22 @@ impl TensorFusionConfig {
 }
 
 impl<B: Backend> TensorFusion<B> {
+    /// Checks the weight `[P, O]`, the bias `[O]` and the mask `[P, 1]` against the widths
+    /// (a record loaded into the layer may hold other shapes).
+    fn check_parameters(&self) -> crate::Result<()> {
+        let weight = self.weight.lazy_shape().dims::<2>();
+        let out = weight[1];
+        let p = TensorFusionConfig::new(self.modality_dims.clone(), out).fused_width()?;
+        check_parameter_shape(LAYER, "weight", &weight, &[p, out])?;
+        if let Some(bias) = &self.bias {
+            check_parameter_shape(LAYER, "bias", &bias.lazy_shape().dims::<1>(), &[out])?;
+        }
+        if let Some(mask) = &self.mask {
+            check_parameter_shape(LAYER, "mask", &mask.dims(), &[p, 1])?;
+        }
+        Ok(())
+    }
+
     /// The weight actually applied: `W`, with the rows of dropped interaction orders zeroed.
     pub fn effective_weight(&self) -> Tensor<B, 2> {
         match &self.mask {
@@ -159,6 +172,7 @@ impl<B: FusionBackend> Fusion<B> for TensorFusion<B> {
 
     fn forward(&self, inputs: &[Tensor<B, 2>]) -> crate::Result<Tensor<B, 2>> {
         validate_inputs(LAYER, &self.modality_dims, inputs)?;
+        self.check_parameters()?;
         Ok(B::tensor_fusion(
             inputs,
             self.effective_weight(),
@@ -333,5 +347,40 @@ mod tests {
             "TensorFusion config: interaction order 3 is impossible with 2 modalities (orders are 0..=2)"
         );
         assert!(message(TensorFusionConfig::new(vec![usize::MAX / 2, 4], 3)).contains("overflows"));
+        // d + 1 itself overflows: an error, never a wrapped (empty) weight.
+        assert_eq!(
+            message(TensorFusionConfig::new(vec![usize::MAX, 4], 3)),
+            format!("TensorFusion config: modality width {} + 1 overflows", usize::MAX)
+        );
+        // Representable but too large to allocate: refused before any allocation.
+        assert_eq!(
+            message(TensorFusionConfig::new(vec![1 << 20, 1 << 20], 4)),
+            format!(
+                "TensorFusion config: parameter `weight` of shape [{}, 4] would have more than {} elements",
+                ((1usize << 20) + 1).pow(2),
+                crate::fusion::MAX_PARAMETER_ELEMENTS
+            )
+        );
     }
+
+    /// A layer whose parameters disagree with its widths (as after loading another
+    /// configuration's record) is an error naming the parameter, on every backend, never
+    /// stale memory (flex) or a panic (ndarray).
+    fn mismatched_parameters<B: TestBackend>(device: &B::Device) {
+        let inputs = inputs_of::<B>(&[2, 3], 4, device);
+        let message = |layer: &TensorFusion<B>| layer.forward(&inputs).unwrap_err().to_string();
+        let mut layer = TensorFusionConfig::new(vec![2, 3], 5).init::<B>(device).unwrap();
+        layer.weight = Param::from_tensor(Tensor::zeros([13, 5], device));
+        assert_eq!(
+            message(&layer),
+            "TensorFusion: parameter `weight` has shape [13, 5], expected [12, 5] (from the layer's configuration)"
+        );
+        let mut layer = TensorFusionConfig::new(vec![2, 3], 5).init::<B>(device).unwrap();
+        layer.bias = Some(Param::from_tensor(Tensor::zeros([4], device)));
+        assert_eq!(
+            message(&layer),
+            "TensorFusion: parameter `bias` has shape [4], expected [5] (from the layer's configuration)"
+        );
+    }
+    for_each_backend!(rejects_mismatched_parameters, mismatched_parameters);
 }

@@ -28,6 +28,55 @@ pub(crate) fn check_modality_dims(layer: &'static str, dims: &[usize], min_modal
     }
 }
 
+/// The most elements one parameter tensor may have: `i32::MAX` (8 GiB of f32), the largest
+/// count every backend can index. A configuration whose parameters would be larger is
+/// refused before anything is allocated.
+pub const MAX_PARAMETER_ELEMENTS: usize = i32::MAX as usize;
+
+/// The element count `Π shape` of the parameter `name`, refused (a [`MosaicError::Config`]
+/// naming the layer, the parameter and its shape) when the product overflows or exceeds
+/// [`MAX_PARAMETER_ELEMENTS`].
+pub(crate) fn check_parameter_size(layer: &'static str, name: &str, shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= MAX_PARAMETER_ELEMENTS)
+        .ok_or_else(|| {
+            MosaicError::config(
+                layer,
+                format!(
+                    "parameter `{name}` of shape {shape:?} would have more than {MAX_PARAMETER_ELEMENTS} elements"
+                ),
+            )
+        })
+}
+
+/// `d + 1` for the width `d` of a modality with the constant 1 prepended, checked.
+pub(crate) fn with_constant(layer: &'static str, d: usize) -> Result<usize> {
+    d.checked_add(1)
+        .ok_or_else(|| MosaicError::config(layer, format!("modality width {d} + 1 overflows")))
+}
+
+/// Checks the shape of a layer's parameter (which a loaded record may have changed) against
+/// the one its configuration gives.
+pub(crate) fn check_parameter_shape(
+    layer: &'static str,
+    name: &str,
+    actual: &[usize],
+    expected: &[usize],
+) -> Result<()> {
+    if actual == expected {
+        Ok(())
+    } else {
+        Err(MosaicError::Parameter {
+            layer,
+            name: name.to_string(),
+            expected: expected.to_vec(),
+            actual: actual.to_vec(),
+        })
+    }
+}
+
 /// Checks that a configuration value is at least 1.
 pub(crate) fn check_positive(layer: &'static str, name: &str, value: usize) -> Result<()> {
     if value == 0 {

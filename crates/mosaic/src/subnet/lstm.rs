@@ -1,6 +1,6 @@
 //! The LSTM sub-network for text (word-vector sequences).
 
-use crate::fusion::{check_dropout, check_positive};
+use crate::fusion::{check_dropout, check_parameter_size, check_positive};
 use crate::MosaicError;
 use burn::config::Config;
 use burn::module::Module;
@@ -52,6 +52,9 @@ impl LstmSubnetConfig {
         check_positive(LAYER, "d_hidden", self.d_hidden)?;
         check_positive(LAYER, "d_output", self.d_output)?;
         check_dropout(LAYER, self.dropout)?;
+        check_parameter_size(LAYER, "lstm input weight", &[self.d_input, self.d_hidden])?;
+        check_parameter_size(LAYER, "lstm hidden weight", &[self.d_hidden, self.d_hidden])?;
+        check_parameter_size(LAYER, "linear.weight", &[self.d_hidden, self.d_output])?;
         Ok(LstmSubnet {
             lstm: LstmConfig::new(self.d_input, self.d_hidden, true).init(device),
             dropout: DropoutConfig::new(self.dropout).init(),

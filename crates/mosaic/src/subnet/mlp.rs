@@ -1,6 +1,6 @@
 //! The MLP sub-network for audio and visual feature vectors.
 
-use crate::fusion::{check_dropout, check_positive, validate_inputs};
+use crate::fusion::{check_dropout, check_parameter_size, check_positive, validate_inputs};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, Relu};
@@ -51,6 +51,8 @@ impl MlpSubnetConfig {
         check_positive(LAYER, "d_hidden", self.d_hidden)?;
         check_dropout(LAYER, self.dropout)?;
         let (d, h) = (self.d_input, self.d_hidden);
+        check_parameter_size(LAYER, "linears.0.weight", &[d, h])?;
+        check_parameter_size(LAYER, "linears.1.weight", &[h, h])?;
         Ok(MlpSubnet {
             norm: BatchNormConfig::new(d).init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
