@@ -17,7 +17,9 @@ fixed seed, so the files are reproducible:
 
     python scripts/make_csd_fixture.py crates/mosaic-data/tests/fixtures/mosi
 
-`--broken DIR` also writes the malformed files the loader's error tests read.
+`--broken DIR` also writes the malformed files the loader's error tests read, among them
+`huge_declared.csd`: a few KB that declare a 2^28 x 64 float32 dataset (64 GiB) never written,
+which a reader must refuse before allocating it.
 """
 
 import argparse
@@ -102,6 +104,16 @@ def main():
         write_csd(os.path.join(args.broken, "covarep_missing_video.csd"), "COVAREP", partial)
         with open(os.path.join(args.broken, "not_hdf5.csd"), "wb") as f:
             f.write(b"this is not an HDF5 file\n")
+        write_huge_declared(os.path.join(args.broken, "huge_declared.csd"))
+
+
+def write_huge_declared(path):
+    """A computational sequence whose one video declares 2^28 frames of 64 float32 features
+    (chunked, no chunk written: the file stays a few KB)."""
+    with h5py.File(path, "w") as f:
+        g = f.create_group("COVAREP").create_group("data").create_group("huge")
+        g.create_dataset("features", shape=(1 << 28, 64), dtype="f4", chunks=(1024, 64))
+        g.create_dataset("intervals", shape=(1 << 28, 2), dtype="f8", chunks=(1024, 2))
 
 
 if __name__ == "__main__":

@@ -8,9 +8,22 @@
 //! - `metadata/<key>`: JSON strings (not needed to load the data; not read).
 //!
 //! Contiguous and chunked (gzip) datasets are both read, by the pure-Rust `hdf5-reader`.
+//!
+//! # Hostile files
+//!
+//! What a file declares is checked before anything is allocated for it: a dataset's
+//! declared size (elements × element size) must be at most [`MAX_DATASET_BYTES`] and fit in
+//! the file (stored bytes for an unfiltered dataset; at most [`MAX_COMPRESSION_RATIO`] times
+//! the file's length for a compressed one), and a chunked dataset may not have more chunks
+//! than the file has bytes. Decoded chunks are capped at [`MAX_CHUNK_BYTES`]. A file that
+//! breaks a rule is a [`DataError::Layout`] naming the dataset; a file the HDF5 decoder cannot
+//! parse is a [`DataError::Hdf5`], never a panic or an abort. Interval times must be finite;
+//! feature values may be anything (NaN and ±∞ are counted in [`Sequence::non_finite`] and
+//! handled by the loader).
 
 use crate::{DataError, Result};
-use hdf5_reader::{Datatype, Hdf5File};
+use hdf5_reader::messages::HdfMessage;
+use hdf5_reader::{Dataset, Datatype, Hdf5File, OpenOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +56,72 @@ pub struct Sequence {
     pub width: usize,
     /// Frames per id, by id.
     pub entries: BTreeMap<String, Entry>,
+    /// Feature values that are NaN, ±∞, or finite but beyond f32's range (which mosaic
+    /// computes in): how the loader treats them is its rule (e.g.
+    /// [`mosi`](crate::mosi), step 3).
+    pub non_finite: usize,
+}
+
+/// The most bytes one dataset may declare (1 GiB); the reader's peak memory is about four
+/// times a dataset's size (decoded, then widened to f64).
+pub const MAX_DATASET_BYTES: u64 = 1 << 30;
+/// The most decoded bytes one chunk of a chunked dataset may declare (64 MiB).
+pub const MAX_CHUNK_BYTES: usize = 64 << 20;
+/// The most decoded bytes a compressed dataset may declare per byte of file: DEFLATE's
+/// largest compression ratio.
+pub const MAX_COMPRESSION_RATIO: u64 = 1032;
+
+/// Whether `x` is finite in f32, the precision mosaic computes in.
+pub fn finite_in_f32(x: f64) -> bool {
+    x.is_finite() && x.abs() <= f64::from(f32::MAX)
+}
+
+/// Checks what dataset `d` (`what`, in `file` of `file_len` bytes) declares, before it is read
+/// (module docs, "Hostile files").
+fn check_declared(file: &Hdf5File, d: &Dataset, file_len: u64, path: &Path, what: &str) -> Result<()> {
+    let shape = d.shape().to_vec();
+    let refuse = |why: String| DataError::layout(path, format!("`{what}` declares shape {shape:?}: {why}"));
+    let element = d.raw_element_size().map_err(|e| refuse(e.to_string()))? as u64;
+    let declared = d
+        .num_elements()
+        .ok()
+        .and_then(|n| n.checked_mul(element))
+        .ok_or_else(|| refuse("its size overflows".into()))?;
+    let header = file
+        .get_or_parse_header(d.address())
+        .map_err(|e| refuse(e.to_string()))?;
+    let compressed = header
+        .messages
+        .iter()
+        .any(|m| matches!(m, HdfMessage::FilterPipeline(p) if !p.filters.is_empty()));
+    let (room, of) = if compressed {
+        (
+            file_len.saturating_mul(MAX_COMPRESSION_RATIO),
+            format!("{MAX_COMPRESSION_RATIO} times the file's {file_len} bytes (the most a compressed dataset can expand)"),
+        )
+    } else {
+        (file_len, format!("the file's {file_len} bytes"))
+    };
+    if declared > MAX_DATASET_BYTES {
+        return Err(refuse(format!(
+            "{declared} bytes, more than the limit of {MAX_DATASET_BYTES} bytes per dataset"
+        )));
+    }
+    if declared > room {
+        return Err(refuse(format!("{declared} bytes, more than {of}")));
+    }
+    if let Some(chunk) = d.chunks() {
+        let chunks = shape
+            .iter()
+            .zip(&chunk)
+            .try_fold(1u64, |n, (&s, &c)| n.checked_mul(s.div_ceil(u64::from(c.max(1)))));
+        if chunks.is_none_or(|n| n > file_len) {
+            return Err(refuse(format!(
+                "chunks of {chunk:?} make more chunks than the file has bytes"
+            )));
+        }
+    }
+    Ok(())
 }
 
 const EXPECTED: &str =
@@ -55,15 +134,31 @@ const EXPECTED: &str =
 /// [`DataError::Layout`] when its groups or datasets are not a computational sequence's
 /// (the message names the id and dataset), including ids whose widths differ.
 pub fn read(path: &Path) -> Result<Sequence> {
-    std::fs::metadata(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let file_len = std::fs::metadata(path)
+        .map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    // The decoder has no known panic on malformed input; should one exist, it is this
+    // file's error, not the caller's crash.
+    std::panic::catch_unwind(|| read_sequence(path, file_len)).unwrap_or_else(|_| {
+        Err(DataError::Hdf5 {
+            path: path.to_path_buf(),
+            message: "the HDF5 decoder failed on malformed data".into(),
+        })
+    })
+}
+
+fn read_sequence(path: &Path, file_len: u64) -> Result<Sequence> {
     let hdf5 = |e: hdf5_reader::error::Error| DataError::Hdf5 {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let file = Hdf5File::open(path).map_err(hdf5)?;
+    let options = OpenOptions::default()
+        .with_max_read_bytes(usize::try_from(MAX_DATASET_BYTES).unwrap_or(usize::MAX))
+        .with_max_chunk_bytes(MAX_CHUNK_BYTES);
+    let file = Hdf5File::open_with_options(path, options).map_err(hdf5)?;
     let root = file.root_group().map_err(hdf5)?;
     let (groups, _) = root.member_names().map_err(hdf5)?;
     let [name] = groups.as_slice() else {
@@ -79,6 +174,7 @@ pub fn read(path: &Path) -> Result<Sequence> {
     let (ids, _) = data.member_names().map_err(hdf5)?;
     let mut entries = BTreeMap::new();
     let mut width = None;
+    let mut non_finite = 0;
     for id in ids {
         let group = data.group(&id).map_err(hdf5)?;
         let read = |dataset: &str| -> Result<(Vec<f64>, Vec<u64>)> {
@@ -86,6 +182,9 @@ pub fn read(path: &Path) -> Result<Sequence> {
             let d = group
                 .dataset(dataset)
                 .map_err(|_| DataError::layout(path, format!("{EXPECTED}; `{what}` is missing")))?;
+            if let Datatype::FloatingPoint { .. } = d.dtype() {
+                check_declared(&file, &d, file_len, path, &what)?;
+            }
             let values = match d.dtype() {
                 Datatype::FloatingPoint { size: 4, .. } => d
                     .read_array::<f32>()
@@ -127,6 +226,16 @@ pub fn read(path: &Path) -> Result<Sequence> {
                 ),
             ));
         }
+        if let Some(frame) = times.iter().position(|t| !t.is_finite()) {
+            return Err(DataError::layout(
+                path,
+                format!(
+                    "`{name}/data/{id}/intervals` has a non-finite time in frame {} (times must be finite seconds)",
+                    frame / 2
+                ),
+            ));
+        }
+        non_finite += features.iter().filter(|&&x| !finite_in_f32(x)).count();
         let intervals = times.chunks(2).map(|c| [c[0], c[1]]).collect();
         entries.insert(
             id,
@@ -144,6 +253,7 @@ pub fn read(path: &Path) -> Result<Sequence> {
         path: path.to_path_buf(),
         width,
         entries,
+        non_finite,
     })
 }
 
@@ -186,6 +296,14 @@ mod tests {
         assert!(
             not_hdf5.contains("not_hdf5.csd: not a readable HDF5 file"),
             "{not_hdf5}"
+        );
+        // 4.7 KB that declare 64 GiB: refused before anything is allocated.
+        let huge = read(&fixture("broken/huge_declared.csd"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            huge.contains("huge_declared.csd: `COVAREP/data/huge/features` declares shape [268435456, 64]: 68719476736 bytes, more than the limit"),
+            "{huge}"
         );
         let layout = read(&fixture("broken/not_a_sequence.csd"))
             .unwrap_err()

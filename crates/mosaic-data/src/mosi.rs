@@ -10,9 +10,13 @@
 //! 2. **Alignment** (interval averaging): for each word `[w_s, w_e)`, every audio or visual
 //!    frame `[f_s, f_e)` that overlaps it contributes with weight equal to the overlap
 //!    `min(w_e, f_e) − max(w_s, f_s)`, feature by feature.
-//! 3. **Non-finite values**, per feature: a NaN or ±∞ in a frame is left out of that
-//!    feature's average (the weights of the finite values are renormalised); a feature with
-//!    no finite value over the word is 0. COVAREP has both kinds.
+//! 3. **Non-finite values**, per feature: a NaN, a ±∞ or a finite value beyond f32's range
+//!    (which would become ∞ in f32) in a frame is left out of that feature's average (the
+//!    weights of the finite values are renormalised); a feature with no finite value over
+//!    the word is 0. COVAREP has both kinds. They are counted per file in
+//!    [`LoadReport::non_finite_features`]. A segment whose label or any of whose kept word
+//!    vectors is not finite in f32 is left out ([`LoadReport::segments_with_non_finite_label`],
+//!    [`LoadReport::segments_with_non_finite_words`]).
 //! 4. **Segment vectors**: audio and video are the mean over the segment's words of the
 //!    aligned vectors (the TFN/LMF models' input); text is the sequence of word vectors,
 //!    the first `max_words` kept, zero rows before shorter ones.
@@ -59,6 +63,49 @@ pub struct LoadReport {
     pub videos_outside_folds: Vec<String>,
     /// Segment ids without any (non-silence) word.
     pub segments_without_words: Vec<String>,
+    /// Segment ids left out because their label is not finite in f32.
+    pub segments_with_non_finite_label: Vec<String>,
+    /// Segment ids left out because a kept word vector holds a value not finite in f32.
+    pub segments_with_non_finite_words: Vec<String>,
+    /// Per audio or visual file with any, the feature values that are not finite in f32
+    /// (left out of the averages: module docs, step 3).
+    pub non_finite_features: Vec<(PathBuf, usize)>,
+}
+
+impl LoadReport {
+    /// One line per kind of thing left out or cleaned, for a log (empty when nothing was).
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (ids, what) in [
+            (
+                &self.videos_outside_folds,
+                "labelled videos are in no standard fold and were left out",
+            ),
+            (
+                &self.segments_without_words,
+                "segments without words were left out",
+            ),
+            (
+                &self.segments_with_non_finite_label,
+                "segments with a non-finite label were left out",
+            ),
+            (
+                &self.segments_with_non_finite_words,
+                "segments with a non-finite word-vector value were left out",
+            ),
+        ] {
+            if let Some(first) = ids.first() {
+                lines.push(format!("{} {what} (first: {first})", ids.len()));
+            }
+        }
+        for (file, count) in &self.non_finite_features {
+            lines.push(format!(
+                "{}: {count} feature values are NaN, infinite or beyond f32's range; they were left out of the word averages",
+                file.display()
+            ));
+        }
+        lines
+    }
 }
 
 /// Default words per segment (CMU-MOSI segments have 12 on average).
@@ -95,7 +142,14 @@ fn assemble<'a>(
         ));
     }
     let max_words = max_words.max(1);
-    let mut report = LoadReport::default();
+    let mut report = LoadReport {
+        non_finite_features: [audio, visual]
+            .iter()
+            .filter(|s| s.non_finite > 0)
+            .map(|s| (s.path.clone(), s.non_finite))
+            .collect(),
+        ..LoadReport::default()
+    };
     let mut splits: [Vec<Sample>; 3] = Default::default();
     for (video, segments) in &labels.entries {
         let Some(split) = folds::fold_of(video) else {
@@ -125,6 +179,19 @@ fn assemble<'a>(
                 report.segments_without_words.push(id);
                 continue;
             }
+            let label = segments.row(i)[0];
+            if !csd::finite_in_f32(label) {
+                report.segments_with_non_finite_label.push(id);
+                continue;
+            }
+            let kept = &word_rows[..word_rows.len().min(max_words)];
+            if kept
+                .iter()
+                .any(|&j| !w.row(j).iter().all(|&x| csd::finite_in_f32(x)))
+            {
+                report.segments_with_non_finite_words.push(id);
+                continue;
+            }
             let mean_aligned = |frames: &Entry| -> Vec<f32> {
                 let mut sum = vec![0.0; frames.width];
                 for &j in &word_rows {
@@ -135,7 +202,6 @@ fn assemble<'a>(
                     .map(|s| (s / word_rows.len() as f64) as f32)
                     .collect()
             };
-            let kept = &word_rows[..word_rows.len().min(max_words)];
             let mut text = vec![0.0f32; (max_words - kept.len()) * w.width];
             text.extend(kept.iter().flat_map(|&j| w.row(j).iter().map(|&x| x as f32)));
             splits[split as usize].push(Sample {
@@ -143,7 +209,7 @@ fn assemble<'a>(
                 text,
                 audio: mean_aligned(a),
                 video: mean_aligned(v),
-                label: segments.row(i)[0] as f32,
+                label: label as f32,
                 terms: Vec::new(),
             });
         }
@@ -202,7 +268,7 @@ pub fn average_over(frames: &Entry, [start, end]: [f64; 2]) -> Vec<f64> {
             continue;
         }
         for (k, &x) in frames.row(i).iter().enumerate() {
-            if x.is_finite() {
+            if csd::finite_in_f32(x) {
                 sum[k] += overlap * x;
                 weight[k] += overlap;
             }
@@ -285,6 +351,15 @@ mod tests {
             "no finite value over the word"
         );
         assert_eq!(average_over(&inf, [0.5, 2.0]), vec![2.0]);
+        // Finite in f64 but ∞ in f32: left out like ∞ (it would make the feature NaN after
+        // standardisation), while f32::MAX itself is kept.
+        let huge = Entry {
+            features: vec![1e300, 2.0, f64::from(f32::MAX)],
+            width: 1,
+            intervals: vec![[0.0, 1.0], [1.0, 2.0], [2.0, 3.0]],
+        };
+        assert_eq!(average_over(&huge, [0.5, 2.0]), vec![2.0]);
+        assert_eq!(average_over(&huge, [2.0, 3.0]), vec![f64::from(f32::MAX)]);
         assert_eq!(
             average_over(&inf, [5.0, 6.0]),
             vec![0.0],
@@ -350,6 +425,48 @@ mod tests {
             .test
             .iter()
             .all(|s| s.audio.iter().chain(&s.video).all(|x| x.is_finite())));
+    }
+
+    /// Non-finite labels and word vectors leave their segment out, and both they and the
+    /// feature files' non-finite values are reported; what is kept is finite.
+    #[test]
+    fn non_finite_labels_and_words_are_reported_and_left_out() {
+        let files = MosiFiles::in_dir(&fixtures().join("mosi"));
+        let [mut words, audio, visual, mut labels] =
+            [&files.words, &files.audio, &files.visual, &files.labels].map(|p| csd::read(p).unwrap());
+        let (clean, clean_report) = assemble(&words, &audio, &visual, &labels, &files, 6).unwrap();
+        // The fixture's COVAREP has NaN and ±∞ (module docs of the fixture script).
+        assert_eq!(clean_report.non_finite_features.len(), 1);
+        assert_eq!(clean_report.non_finite_features[0].0, files.audio);
+        assert_eq!(clean_report.non_finite_features[0].1, audio.non_finite);
+        assert!(audio.non_finite > 0 && visual.non_finite == 0);
+        let first = clean.train[0].id.clone();
+        let second = clean.train[1].id.clone();
+        let (video, index) = first.trim_end_matches(']').split_once('[').unwrap();
+        labels.entries.get_mut(video).unwrap().features[index.parse::<usize>().unwrap()] = f64::NAN;
+        // A value beyond f32 in the first kept word of the second segment.
+        let (video, index) = second.trim_end_matches(']').split_once('[').unwrap();
+        let segment = labels.entries[video].intervals[index.parse::<usize>().unwrap()];
+        let entry = words.entries.get_mut(video).unwrap();
+        let word = (0..entry.intervals.len())
+            .find(|&j| {
+                let m = 0.5 * (entry.intervals[j][0] + entry.intervals[j][1]);
+                m >= segment[0] && m < segment[1] && entry.row(j).iter().any(|&x| x != 0.0)
+            })
+            .unwrap();
+        entry.features[word * entry.width] = 1e39;
+        let (data, report) = assemble(&words, &audio, &visual, &labels, &files, 6).unwrap();
+        assert_eq!(report.segments_with_non_finite_label, vec![first]);
+        assert_eq!(report.segments_with_non_finite_words, vec![second]);
+        assert_eq!(data.train.len(), clean.train.len() - 2);
+        assert!(report
+            .lines()
+            .iter()
+            .any(|l| l.starts_with("1 segments with a non-finite label")));
+        assert!(data
+            .train
+            .iter()
+            .all(|s| s.label.is_finite() && s.text.iter().all(|x| x.is_finite())));
     }
 
     #[test]
