@@ -76,10 +76,7 @@ struct LowRankFusionOp {
 type LowRankParents<B> = (Vec<Tensor<B, 2>>, Vec<Tensor<B, 3>>, Tensor<B, 2>, Tensor<B, 2>);
 
 impl LowRankFusionOp {
-    fn split<B: Backend>(
-        &self,
-        parents: &[FloatTensor<B>],
-    ) -> LowRankParents<B> {
+    fn split<B: Backend>(&self, parents: &[FloatTensor<B>]) -> LowRankParents<B> {
         let m = self.modalities;
         (
             parents[..m].iter().cloned().map(tensor).collect(),

@@ -44,10 +44,7 @@ impl FusionBackend for burn::backend::Flex {
         rank_weights: Tensor<Self, 2>,
         bias: Tensor<Self, 2>,
     ) -> Tensor<Self, 2> {
-        if cpu::all_f32(inputs)
-            && cpu::all_f32(factors)
-            && cpu::all_f32([&rank_weights, &bias])
-        {
+        if cpu::all_f32(inputs) && cpu::all_f32(factors) && cpu::all_f32([&rank_weights, &bias]) {
             cpu::low_rank::forward(inputs, factors, rank_weights, bias, cpu::low_rank::BLOCK_ROWS)
         } else {
             crate::low_rank::forward(inputs, factors, rank_weights, bias)
@@ -60,10 +57,7 @@ impl FusionBackend for burn::backend::Flex {
         rank_weights: Tensor<Self, 2>,
         grad: Tensor<Self, 2>,
     ) -> LowRankFusionGrads<Self> {
-        if cpu::all_f32(inputs)
-            && cpu::all_f32(factors)
-            && cpu::all_f32([&rank_weights, &grad])
-        {
+        if cpu::all_f32(inputs) && cpu::all_f32(factors) && cpu::all_f32([&rank_weights, &grad]) {
             cpu::low_rank::backward(inputs, factors, rank_weights, grad, cpu::low_rank::BLOCK_ROWS)
         } else {
             crate::low_rank::backward(inputs, factors, rank_weights, grad)

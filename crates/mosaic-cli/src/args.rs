@@ -10,11 +10,12 @@ pub struct Options {
 }
 
 impl Options {
-    /// Parses `--name value` pairs (a `--name=value` form too) for `command`.
+    /// Parses `--name value` pairs (a `--name=value` form too) and the switches `flags`
+    /// (`--name` alone) for `command`.
     ///
     /// # Errors
     /// A value without an option, an option without a value, or an option given twice.
-    pub fn parse(command: &'static str, args: &[String]) -> Result<Self, String> {
+    pub fn parse(command: &'static str, args: &[String], flags: &[&str]) -> Result<Self, String> {
         let mut values = BTreeMap::new();
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -23,6 +24,7 @@ impl Options {
             })?;
             let (name, value) = match name.split_once('=') {
                 Some((n, v)) => (n.to_string(), v.to_string()),
+                None if flags.contains(&name) => (name.to_string(), "true".to_string()),
                 None => (
                     name.to_string(),
                     it.next()
@@ -40,6 +42,14 @@ impl Options {
     /// The string value of `--name`.
     pub fn text(&mut self, name: &str) -> Option<String> {
         self.values.remove(name)
+    }
+
+    /// Whether the switch `--name` was given.
+    ///
+    /// # Errors
+    /// A value other than `true` or `false` (`--force=yes`).
+    pub fn flag(&mut self, name: &str) -> Result<bool, String> {
+        self.parsed(name, false, "true or false (or nothing)")
     }
 
     /// `--name` parsed, or `default`.
@@ -80,20 +90,27 @@ mod tests {
 
     #[test]
     fn parses_values_and_reports_mistakes() {
-        let mut o = Options::parse("train", &args(&["--epochs", "5", "--lr=0.01"])).unwrap();
+        let mut o = Options::parse(
+            "train",
+            &args(&["--epochs", "5", "--force", "--lr=0.01"]),
+            &["force"],
+        )
+        .unwrap();
+        assert!(o.flag("force").unwrap());
+        assert!(!o.flag("resume").unwrap());
         assert_eq!(o.parsed("epochs", 1usize, "a whole number").unwrap(), 5);
         assert_eq!(o.parsed("lr", 0.1f64, "a number").unwrap(), 0.01);
         assert_eq!(o.parsed("seed", 9u64, "a whole number").unwrap(), 9);
         o.finish().unwrap();
 
-        let bad = |list: &[&str]| Options::parse("train", &args(list)).err().unwrap();
+        let bad = |list: &[&str]| Options::parse("train", &args(list), &[]).err().unwrap();
         assert_eq!(
             bad(&["epochs"]),
             "train: unexpected argument `epochs` (options look like --epochs 30)"
         );
         assert_eq!(bad(&["--epochs"]), "train: --epochs needs a value");
         assert_eq!(bad(&["--lr", "1", "--lr", "2"]), "train: --lr is given twice");
-        let mut o = Options::parse("train", &args(&["--epochs", "x", "--colour", "red"])).unwrap();
+        let mut o = Options::parse("train", &args(&["--epochs", "x", "--colour", "red"]), &[]).unwrap();
         assert_eq!(
             o.parsed("epochs", 1usize, "a whole number").unwrap_err(),
             "train: --epochs: `x` is not a whole number"

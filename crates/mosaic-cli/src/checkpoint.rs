@@ -1,18 +1,28 @@
 //! Checkpoints: a folder with `model.mpk` (burn's named MessagePack record, full precision),
 //! `config.json` (the model and training configuration, the dataset) and `metrics.json`.
 //!
-//! A checkpoint is written into a hidden sibling folder and renamed into place only when
-//! every file is complete, so a failed or interrupted run leaves nothing half-written.
+//! A checkpoint is written into a hidden sibling folder, each file flushed to disk, and moved
+//! into place only when every file is complete ([`Output`]), so a failed or interrupted run
+//! leaves the old checkpoint or the new one, never a mix, never neither. mosaic replaces a
+//! folder only when it is one of its checkpoints (or empty); `--force` lets it write into
+//! another folder, replacing only its own three files there.
+//!
+//! Reading is bounded by the files: `config.json` is at most [`MAX_CONFIG_BYTES`], its sizes
+//! pass [`ModelConfig::check`](crate::model::ModelConfig::check), `model.mpk` is at most
+//! [`MAX_MODEL_BYTES`], every tensor in it is checked against its shape ([`mpk::check`]),
+//! and the model is built only if its weights fit in the file.
 
 use crate::metrics::Metrics;
 use crate::model::{ModelConfig, SentimentModel};
 use crate::train::TrainOptions;
+use crate::{mpk, output};
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use mosaic::FusionBackend;
 use serde::{Deserialize, Serialize};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// `config.json`.
@@ -24,6 +34,18 @@ pub struct RunConfig {
     pub train: TrainOptions,
     /// The dataset it was trained on (`trimodal` or a folder).
     pub dataset: String,
+}
+
+impl RunConfig {
+    /// Checks the model's sizes ([`ModelConfig::check`]) and the training options
+    /// ([`TrainOptions::check`]).
+    ///
+    /// # Errors
+    /// The first value out of range, named.
+    pub fn check(&self) -> Result<(), String> {
+        self.model.check()?;
+        self.train.check()
+    }
 }
 
 /// `metrics.json`.
@@ -41,8 +63,15 @@ pub struct RunMetrics {
     pub seconds: f64,
 }
 
-fn recorder() -> NamedMpkFileRecorder<FullPrecisionSettings> {
-    NamedMpkFileRecorder::new()
+/// The files of a checkpoint folder, all written by mosaic.
+pub const FILES: [&str; 3] = ["model.mpk", "config.json", "metrics.json"];
+/// The largest `config.json` read (1 MiB; mosaic writes about 1 KB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+/// The largest `model.mpk` read (4 GiB).
+pub const MAX_MODEL_BYTES: u64 = 4 << 30;
+
+fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
+    NamedMpkBytesRecorder::new()
 }
 
 /// Shapes of every float parameter, in visiting order.
@@ -60,64 +89,140 @@ fn shapes<B: Backend>(model: &SentimentModel<B>) -> Vec<Vec<usize>> {
     shapes.0
 }
 
-/// Writes a checkpoint to `dir` (replacing one that is there).
-///
-/// # Errors
-/// The file that could not be written, with the system's message.
-pub fn save<B: Backend>(
-    dir: &Path,
-    model: SentimentModel<B>,
-    config: &RunConfig,
-    metrics: &RunMetrics,
-) -> Result<(), String> {
-    let name = dir
-        .file_name()
-        .ok_or_else(|| format!("{}: not a folder name", dir.display()))?
-        .to_string_lossy()
-        .to_string();
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-    let partial = parent.join(format!(".{name}.partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&partial);
-    let write = || -> Result<(), String> {
-        std::fs::create_dir(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
-        let json = |file: &str, value: String| {
-            let path = partial.join(file);
-            std::fs::write(&path, value).map_err(|e| format!("{}: {e}", path.display()))
-        };
-        json(
-            "config.json",
-            serde_json::to_string_pretty(config).expect("a config serialises"),
-        )?;
-        json(
-            "metrics.json",
-            serde_json::to_string_pretty(metrics).expect("metrics serialise"),
-        )?;
-        model
-            .save_file(partial.join("model"), &recorder())
-            .map_err(|e| format!("{}: {e}", partial.join("model.mpk").display()))
-    };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_dir_all(&partial);
-        return Err(e);
-    }
-    replace(&partial, dir)
+/// How the checkpoint will reach its folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The folder does not exist: the staged folder is renamed to it.
+    New,
+    /// The folder is a mosaic checkpoint (or empty): exchanged with the staged one, whose
+    /// files then replace it whole.
+    Replace,
+    /// `--force` on a folder with other entries: mosaic's files are renamed into it one by
+    /// one; nothing else in it is touched.
+    Into,
 }
 
-/// Moves the finished `partial` folder to `dir`, removing what `dir` held.
-fn replace(partial: &Path, dir: &Path) -> Result<(), String> {
-    let old: Option<PathBuf> = dir.exists().then(|| partial.with_extension("old"));
-    if let Some(old) = &old {
-        std::fs::rename(dir, old).map_err(|e| format!("{}: cannot replace it: {e}", dir.display()))?;
+/// A checkpoint folder to be written, checked before training ([`Output::prepare`]): its
+/// files are written into a staged sibling folder and reach their place in [`Output::commit`].
+/// Dropped without a commit, the staged folder is removed.
+#[derive(Debug)]
+pub struct Output {
+    dir: PathBuf,
+    staged: PathBuf,
+    mode: Mode,
+}
+
+impl Output {
+    /// Checks that a checkpoint can be written to `dir` and stages its folder. `dir` may be
+    /// missing, empty or a mosaic checkpoint (only [`FILES`], with a `config.json` mosaic
+    /// reads); a folder with anything else is refused unless `force`, and then only
+    /// mosaic's files in it are replaced.
+    ///
+    /// # Errors
+    /// A path that is a file, a folder with other entries (without `force`), a checkpoint
+    /// whose `config.json` mosaic does not read (without `force`), or a parent folder that
+    /// cannot be written.
+    pub fn prepare(dir: &Path, force: bool) -> Result<Self, String> {
+        let mode = Self::mode(dir, force)?;
+        let staged = output::sibling_folder(dir, "partial")
+            .map_err(|e| format!("{}: cannot write next to it: {e}", dir.display()))?;
+        Ok(Output {
+            dir: dir.to_path_buf(),
+            staged,
+            mode,
+        })
     }
-    std::fs::rename(partial, dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    if let Some(old) = old {
-        let _ = std::fs::remove_dir_all(old);
+
+    fn mode(dir: &Path, force: bool) -> Result<Mode, String> {
+        let hint = "choose another --output, or add --force to replace mosaic's checkpoint files in it (nothing else in it is touched)";
+        match std::fs::metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Mode::New),
+            Err(e) => return Err(format!("{}: {e}", dir.display())),
+            Ok(m) if !m.is_dir() => {
+                return Err(format!("{}: is a file, not a checkpoint folder", dir.display()))
+            }
+            Ok(_) => {}
+        }
+        let contents = output::contents(dir, &FILES).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let own_only = contents.foreign.is_empty();
+        if own_only && (contents.own.is_empty() || read_config(dir).is_ok()) {
+            return Ok(Mode::Replace);
+        }
+        if force {
+            return Ok(Mode::Into);
+        }
+        let what = if own_only {
+            format!(
+                "holds {} but no config.json that mosaic reads, so it is not recognised as a mosaic checkpoint",
+                output::some_of(&contents.own)
+            )
+        } else {
+            format!(
+                "not a mosaic checkpoint folder (it holds {})",
+                output::some_of(&contents.foreign)
+            )
+        };
+        Err(format!(
+            "{}: {what}; mosaic replaces only its own checkpoints: {hint}",
+            dir.display()
+        ))
     }
-    Ok(())
+
+    /// Where the checkpoint goes.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes the checkpoint's files, each flushed to disk, into the staged folder, then
+    /// moves them into place (module docs of [`output`]).
+    ///
+    /// # Errors
+    /// A file that could not be written or moved, with the system's message; a folder that
+    /// changed during training so that it is no longer what [`Output::prepare`] accepted.
+    pub fn commit<B: Backend>(
+        self,
+        model: SentimentModel<B>,
+        config: &RunConfig,
+        metrics: &RunMetrics,
+    ) -> Result<(), String> {
+        let write = |file: &str, bytes: Vec<u8>| {
+            let path = self.staged.join(file);
+            output::write_synced(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        let json =
+            |value: serde_json::Result<String>| value.map(String::into_bytes).map_err(|e| e.to_string());
+        write("config.json", json(serde_json::to_string_pretty(config))?)?;
+        write("metrics.json", json(serde_json::to_string_pretty(metrics))?)?;
+        let bytes = Recorder::<B>::record(&recorder(), model.into_record(), ())
+            .map_err(|e| format!("model.mpk: {e}"))?;
+        write("model.mpk", bytes)?;
+        output::sync_dir(&self.staged).map_err(|e| format!("{}: {e}", self.staged.display()))?;
+        // What the folder is now (it may have changed during training); without --force it
+        // must still be missing, empty or a mosaic checkpoint.
+        let mode = match self.mode {
+            Mode::Into => Mode::Into,
+            Mode::New | Mode::Replace => Self::mode(&self.dir, false)?,
+        };
+        let moved = match mode {
+            Mode::New => std::fs::rename(&self.staged, &self.dir),
+            Mode::Replace => output::exchange(&self.staged, &self.dir),
+            Mode::Into => FILES
+                .iter()
+                .try_for_each(|file| std::fs::rename(self.staged.join(file), self.dir.join(file))),
+        };
+        moved
+            .and_then(|()| output::sync_dir(output::parent_of(&self.dir)))
+            .and_then(|()| output::sync_dir(&self.dir))
+            .map_err(|e| format!("{}: {e}", self.dir.display()))
+        // Drop removes what is left at the staged path: nothing (New), the old checkpoint's
+        // files (Replace), or an empty folder (Into).
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        output::remove_own(&self.staged, &FILES);
+    }
 }
 
 /// Reads `config.json` of the checkpoint in `dir`.
@@ -126,29 +231,45 @@ fn replace(partial: &Path, dir: &Path) -> Result<(), String> {
 /// A missing or unreadable file, or JSON that is not a mosaic run configuration.
 pub fn read_config(dir: &Path) -> Result<RunConfig, String> {
     let path = dir.join("config.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        format!(
-            "{}: {e} (a checkpoint is the folder `mosaic train` writes, with config.json and model.mpk)",
-            path.display()
-        )
+    let bytes = read_bounded(&path, MAX_CONFIG_BYTES).map_err(|e| {
+        format!("{e} (a checkpoint is the folder `mosaic train` writes, with config.json and model.mpk)")
     })?;
-    serde_json::from_str(&text)
-        .map_err(|e| format!("{}: not a mosaic run configuration: {e}", path.display()))
+    let config: RunConfig = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{}: not a mosaic run configuration: {e}", path.display()))?;
+    config.check().map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(config)
+}
+
+/// The bytes of `path`, refused when the file is larger than `limit`.
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    let error = |e: std::io::Error| format!("{}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(error)?;
+    let len = file.metadata().map_err(error)?.len();
+    if len > limit {
+        return Err(format!(
+            "{}: {len} bytes, more than the {limit} bytes mosaic reads from such a file",
+            path.display()
+        ));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(error)?;
+    Ok(bytes)
 }
 
 /// Loads the checkpoint in `dir`: its configuration and its model.
 ///
 /// # Errors
-/// [`read_config`]'s errors; a missing or unreadable `model.mpk`; weights whose structure or
-/// shapes differ from the model `config.json` describes (a checkpoint from another config).
+/// [`read_config`]'s errors; a missing, unreadable or oversized `model.mpk`, or one whose
+/// tensors' bytes disagree with their shapes ([`mpk::check`]); a configuration whose weights
+/// could not fit in `model.mpk`; weights whose structure or shapes differ from the model
+/// `config.json` describes (a checkpoint from another config).
 pub fn load<B: FusionBackend>(
     dir: &Path,
     device: &B::Device,
 ) -> Result<(RunConfig, SentimentModel<B>), String> {
     let config = read_config(dir)?;
-    let fresh = config.model.init::<B>(device)?;
-    let expected = shapes(&fresh);
     let path = dir.join("model.mpk");
+    let bytes = read_bounded(&path, MAX_MODEL_BYTES)?;
     let mismatch = |detail: String| {
         format!(
             "{}: the weights do not belong to the model of {} ({detail}); was this checkpoint written with another config?",
@@ -156,13 +277,24 @@ pub fn load<B: FusionBackend>(
             dir.join("config.json").display()
         )
     };
+    let checked = mpk::check(&bytes)
+        .map_err(|e| format!("{}: not a valid mosaic model record: {e}", path.display()))?;
+    // The configuration's weights must fit in the file before any of them is allocated.
+    let least = config.model.least_weight_elements().saturating_mul(4);
+    if least > checked.tensor_bytes {
+        return Err(mismatch(format!(
+            "the config's weights take at least {least} bytes, the file holds {} bytes of tensors",
+            checked.tensor_bytes
+        )));
+    }
+    let fresh = config.model.init::<B>(device)?;
+    let expected = shapes(&fresh);
     // burn panics on some record mismatches (e.g. another fusion layer); report them too.
     let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        fresh.load_file(dir.join("model"), &recorder(), device)
+        Recorder::<B>::load(&recorder(), bytes, device).map(|record| fresh.load_record(record))
     }));
     let model = match loaded {
         Ok(Ok(model)) => model,
-        Ok(Err(e)) if !path.exists() => return Err(format!("{}: {e}", path.display())),
         Ok(Err(e)) => return Err(mismatch(e.to_string())),
         Err(_) => return Err(mismatch("its record has another structure".into())),
     };

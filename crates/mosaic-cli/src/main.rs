@@ -6,23 +6,16 @@
 //! mosaic eval --checkpoint DIR [--dataset NAME|DIR] [--backend flex]
 //! ```
 
-mod args;
-mod checkpoint;
-mod metrics;
-mod model;
-mod progress;
-mod reproduce;
-mod train;
-
-use args::Options;
 use burn::tensor::backend::AutodiffBackend;
 use checkpoint::{RunConfig, RunMetrics};
-use metrics::Metrics;
-use model::{FusionKind, ModelConfig};
 use mosaic::backend::{Autodiff, BackendKind};
 use mosaic::FusionBackend;
+use mosaic_cli::args::Options;
+use mosaic_cli::metrics::Metrics;
+use mosaic_cli::model::{FusionKind, ModelConfig};
+use mosaic_cli::progress::Progress;
+use mosaic_cli::{checkpoint, reproduce, train};
 use mosaic_data::{Dataset, Modality, SplitName};
-use progress::Progress;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -33,17 +26,23 @@ mosaic: multimodal sentiment models (TFN/LMF reference architecture) on burn
 
 usage:
   mosaic reproduce [--dataset trimodal|DIR] [--backend B] [--output results] [--fusions concat,mlp,tfn,lmf]
-                   [training options]
+                   [--resume] [--force] [training options]
       trains each modality alone, each pair and all three with each fusion, prints the table
-      and writes DIR/reproduce.{md,csv,svg}
+      and writes DIR/reproduce.{md,csv,svg}; each finished model's row is added to
+      reproduce.csv at once, and --resume skips the rows an interrupted run left there
   mosaic train --fusion concat|sum|product|mlp|bilinear|tfn|lmf [--modalities text,audio,video]
-               [--dataset trimodal|DIR] [--backend B] [--output runs/NAME] [training options] [model options]
+               [--dataset trimodal|DIR] [--backend B] [--output runs/NAME] [--force] [training options]
+               [model options]
       trains one model; writes the checkpoint folder (model.mpk, config.json, metrics.json)
+
   mosaic eval --checkpoint DIR [--dataset NAME|DIR] [--backend B] [--split test|valid|train]
       the metrics of a checkpoint on a dataset (default: the one it was trained on)
 
   --dataset     `trimodal` (bundled, generated) or a folder with CMU-MOSI's .csd files (docs/datasets.md)
   --backend     flex (default), ndarray, wgpu, cuda
+  --output      checked before training: mosaic replaces only a checkpoint folder (or its own
+                reproduce files) it wrote; --force writes into another folder, replacing only
+                mosaic's own files there
 training options: --epochs 60 --patience 10 --batch-size 32 --lr 0.003 --seed 7
 model options:    --rank 4 --fusion-out 16 --text-hidden 16 --text-out 8 --audio-hidden 8
                   --video-hidden 8 --dropout 0.1
@@ -70,9 +69,12 @@ fn run(args: &[String]) -> Result<(), String> {
             println!("{USAGE}");
             return Ok(());
         }
-        "train" => ("train", Options::parse("train", rest)?),
-        "eval" => ("eval", Options::parse("eval", rest)?),
-        "reproduce" => ("reproduce", Options::parse("reproduce", rest)?),
+        "train" => ("train", Options::parse("train", rest, &["force"])?),
+        "eval" => ("eval", Options::parse("eval", rest, &[])?),
+        "reproduce" => (
+            "reproduce",
+            Options::parse("reproduce", rest, &["force", "resume"])?,
+        ),
         other => {
             return Err(format!(
                 "unknown command `{other}` (expected train, eval, reproduce or help)"
@@ -123,17 +125,8 @@ fn dataset_name(options: &mut Options) -> String {
 
 fn load_dataset(name: &str) -> Result<Dataset, String> {
     let (data, report) = mosaic_data::load(name).map_err(|e| e.to_string())?;
-    if !report.videos_outside_folds.is_empty() {
-        eprintln!(
-            "mosaic: {} labelled videos are in no standard fold and were left out",
-            report.videos_outside_folds.len()
-        );
-    }
-    if !report.segments_without_words.is_empty() {
-        eprintln!(
-            "mosaic: {} segments without words were left out",
-            report.segments_without_words.len()
-        );
+    for line in report.lines() {
+        eprintln!("mosaic: {line}");
     }
     data.validate().map_err(|e| e.to_string())?;
     Ok(data)
@@ -142,13 +135,15 @@ fn load_dataset(name: &str) -> Result<Dataset, String> {
 fn train_options(options: &mut Options) -> Result<TrainOptions, String> {
     let d = TrainOptions::default();
     let whole = "a whole number";
-    Ok(TrainOptions {
+    let train = TrainOptions {
         epochs: options.parsed("epochs", d.epochs, whole)?,
         patience: options.parsed("patience", d.patience, whole)?,
         batch_size: options.parsed("batch-size", d.batch_size, whole)?,
         lr: options.parsed("lr", d.lr, "a number")?,
         seed: options.parsed("seed", d.seed, whole)?,
-    })
+    };
+    train.check()?;
+    Ok(train)
 }
 
 /// The model configuration for `data`, `modalities` and `fusion`, with the model options.
@@ -160,7 +155,7 @@ fn model_config(
 ) -> Result<ModelConfig, String> {
     let d = ModelConfig::new(vec![], fusion, 0, 0, 0, 0);
     let whole = "a whole number";
-    Ok(ModelConfig {
+    let config = ModelConfig {
         modalities: modalities.iter().map(|m| m.name().to_string()).collect(),
         fusion,
         text_len: data.text_len,
@@ -174,7 +169,9 @@ fn model_config(
         fusion_out: options.parsed("fusion-out", d.fusion_out, whole)?,
         rank: options.parsed("rank", d.rank, whole)?,
         dropout: options.parsed("dropout", d.dropout, "a number")?,
-    })
+    };
+    config.check()?;
+    Ok(config)
 }
 
 fn print_metrics(label: &str, m: &Metrics) {
@@ -206,6 +203,7 @@ where
     )
     .map_err(|e| format!("train: --modalities: {e}"))?;
     let output = options.text("output").map(PathBuf::from);
+    let force = options.flag("force")?;
     let train = train_options(&mut options)?;
     let data = load_dataset(&dataset)?;
     let config = model_config(&mut options, &data, &modalities, fusion)?;
@@ -214,6 +212,8 @@ where
     let output = output.unwrap_or_else(|| {
         PathBuf::from("runs").join(format!("{}-{fusion}-{}", dataset_slug(&dataset), set.join("-")))
     });
+    // Checked (and its folder staged) before training, not after.
+    let output = checkpoint::Output::prepare(&output, force)?;
     println!(
         "training {fusion} fusion of {} on {} ({} train / {} valid / {} test segments) with {backend}",
         set.join(", "),
@@ -242,8 +242,8 @@ where
         epochs_run: fitted.epochs_run,
         seconds,
     };
-    checkpoint::save(
-        &output,
+    let dir = output.dir().to_path_buf();
+    output.commit(
         fitted.model,
         &RunConfig {
             model: config,
@@ -252,7 +252,7 @@ where
         },
         &metrics,
     )?;
-    println!("checkpoint: {}", output.display());
+    println!("checkpoint: {}", dir.display());
     Ok(())
 }
 
@@ -302,6 +302,8 @@ where
 {
     let dataset = dataset_name(&mut options);
     let output = PathBuf::from(options.text("output").unwrap_or_else(|| "results".into()));
+    let force = options.flag("force")?;
+    let resume = options.flag("resume")?;
     let fusions: Vec<FusionKind> = options
         .text("fusions")
         .unwrap_or_else(|| "concat,mlp,tfn,lmf".into())
@@ -315,6 +317,13 @@ where
     // Model options apply to every run: read them once against a placeholder.
     let template = model_config(&mut options, &data, &Modality::ALL, FusionKind::Concat)?;
     options.finish()?;
+    let settings = serde_json::json!({
+        "dataset": dataset,
+        "fusions": fusions,
+        "train": train,
+        "model": template,
+    });
+    let (results, finished) = reproduce::Results::start(&output, &settings, resume, force, data.test.len())?;
     println!(
         "reproducing on {} ({} train / {} valid / {} test segments) with {backend}: {} models",
         data.name,
@@ -326,6 +335,22 @@ where
     let start = Instant::now();
     let mut rows = Vec::new();
     for (i, (modalities, fusion)) in runs.iter().enumerate() {
+        let done = finished
+            .iter()
+            .find(|r| (&r.modalities, r.fusion) == (modalities, *fusion));
+        if let Some(row) = done {
+            println!(
+                "[{}/{}] {} {}: test MAE {:.3}, from {}/reproduce.csv (--resume)",
+                i + 1,
+                runs.len(),
+                reproduce::set_name(modalities),
+                fusion,
+                row.test.mae,
+                output.display()
+            );
+            rows.push(row.clone());
+            continue;
+        }
         let config = ModelConfig {
             modalities: modalities.iter().map(|m| m.name().to_string()).collect(),
             fusion: *fusion,
@@ -364,13 +389,13 @@ where
             fitted.epochs_run,
             row.seconds
         );
+        results.append(&row)?;
         rows.push(row);
     }
     let seconds = start.elapsed().as_secs_f64();
     let markdown = reproduce::markdown(&rows, &data.name, seconds);
     println!("\n{markdown}");
-    reproduce::write(
-        &output,
+    results.finish(
         &markdown,
         &reproduce::csv(&rows),
         &reproduce::svg(&rows, &data.name),

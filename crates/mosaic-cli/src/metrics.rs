@@ -32,9 +32,30 @@ fn class7(x: f32) -> i32 {
 }
 
 impl Metrics {
-    /// The metrics of `predictions` against `labels` (same length, not empty).
-    pub fn new(predictions: &[f32], labels: &[f32]) -> Metrics {
-        assert_eq!(predictions.len(), labels.len(), "one prediction per label");
+    /// The metrics of `predictions` against `labels`.
+    ///
+    /// # Errors
+    /// Lengths that differ, no labels, or a prediction or label that is not finite (a NaN
+    /// would otherwise count as a correct negative and as class 0).
+    pub fn new(predictions: &[f32], labels: &[f32]) -> Result<Metrics, String> {
+        if predictions.len() != labels.len() || labels.is_empty() {
+            return Err(format!(
+                "metrics need one prediction per label and at least one: {} predictions, {} labels",
+                predictions.len(),
+                labels.len()
+            ));
+        }
+        for (what, values) in [("predictions", predictions), ("labels", labels)] {
+            let bad = values.iter().filter(|x| !x.is_finite()).count();
+            if bad > 0 {
+                let first = values.iter().position(|x| !x.is_finite()).unwrap_or(0);
+                return Err(format!(
+                    "{bad} of {} {what} are not finite (the first, number {first}, is {})",
+                    values.len(),
+                    values[first]
+                ));
+            }
+        }
         let n = labels.len() as f64;
         let pairs = || {
             predictions
@@ -86,14 +107,14 @@ impl Metrics {
         } else {
             0.0
         };
-        Metrics {
+        Ok(Metrics {
             acc2,
             f1,
             acc7,
             mae,
             corr,
             count: labels.len(),
-        }
+        })
     }
 }
 
@@ -105,7 +126,7 @@ mod tests {
     fn hand_computed_example() {
         let predictions = [2.4, -0.2, 0.1, -1.6, 0.0, 3.4];
         let labels = [2.0, 1.0, -0.5, -2.0, 0.0, 2.6];
-        let m = Metrics::new(&predictions, &labels);
+        let m = Metrics::new(&predictions, &labels).unwrap();
         // Non-zero labels: rows 0,1,2,3,5. Predicted positive (≥ 0): 0, 2, 5; actual positive: 0, 1, 5.
         // TP = 2 (0, 5), FN = 1 (1), FP = 1 (2), TN = 1 (3): accuracy 3/5.
         assert!((m.acc2 - 0.6).abs() < 1e-12);
@@ -125,13 +146,31 @@ mod tests {
     #[test]
     fn correlation_matches_the_definition_and_its_invariances() {
         let y = [0.5, -1.0, 2.0, 0.0, -2.5];
-        assert!((Metrics::new(&y, &y).corr - 1.0).abs() < 1e-12);
+        assert!((Metrics::new(&y, &y).unwrap().corr - 1.0).abs() < 1e-12);
         // r is invariant to affine maps with positive slope, flips sign with negative slope.
         let affine: Vec<f32> = y.iter().map(|v| 0.3 * v + 1.0).collect();
-        assert!((Metrics::new(&affine, &y).corr - 1.0).abs() < 1e-6);
+        assert!((Metrics::new(&affine, &y).unwrap().corr - 1.0).abs() < 1e-6);
         let flipped: Vec<f32> = y.iter().map(|v| -v).collect();
-        assert!((Metrics::new(&flipped, &y).corr + 1.0).abs() < 1e-12);
+        assert!((Metrics::new(&flipped, &y).unwrap().corr + 1.0).abs() < 1e-12);
         // Hand-computed: p = [1, 2, 3], y = [1, 3, 2] → r = 0.5.
-        assert!((Metrics::new(&[1.0, 2.0, 3.0], &[1.0, 3.0, 2.0]).corr - 0.5).abs() < 1e-12);
+        assert!((Metrics::new(&[1.0, 2.0, 3.0], &[1.0, 3.0, 2.0]).unwrap().corr - 0.5).abs() < 1e-12);
+    }
+
+    /// A NaN prediction is an error, not a correct negative and class 0; so are mismatched
+    /// lengths and no labels.
+    #[test]
+    fn non_finite_predictions_are_refused() {
+        let error = Metrics::new(&[0.5, f32::NAN, -1.0], &[1.0, -1.0, -1.0]).unwrap_err();
+        assert_eq!(
+            error,
+            "1 of 3 predictions are not finite (the first, number 1, is NaN)"
+        );
+        let error = Metrics::new(&[0.5], &[f32::INFINITY]).unwrap_err();
+        assert_eq!(
+            error,
+            "1 of 1 labels are not finite (the first, number 0, is inf)"
+        );
+        assert!(Metrics::new(&[0.5], &[1.0, 2.0]).is_err());
+        assert!(Metrics::new(&[], &[]).is_err());
     }
 }

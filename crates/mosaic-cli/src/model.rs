@@ -186,7 +186,94 @@ pub struct Batch<B: Backend> {
     pub labels: Tensor<B, 2>,
 }
 
+/// The largest input feature width (from the data) a model is built for.
+pub const MAX_INPUT_WIDTH: usize = 1 << 16;
+/// The largest hidden or output width, rank or text length of a model.
+pub const MAX_WIDTH: usize = 1 << 12;
+
 impl ModelConfig {
+    /// Checks every size against its limit ([`MAX_INPUT_WIDTH`] for the data's widths,
+    /// [`MAX_WIDTH`] for the rest; at least 1 each), the dropout and the modalities, before
+    /// anything is allocated: sizes from a `config.json` or the command line pass here.
+    ///
+    /// # Errors
+    /// Names the field, its value and the allowed range.
+    pub fn check(&self) -> Result<(), String> {
+        self.modality_list()?;
+        for (name, value, max) in [
+            ("text_len", self.text_len, MAX_WIDTH),
+            ("text_width", self.text_width, MAX_INPUT_WIDTH),
+            ("audio_width", self.audio_width, MAX_INPUT_WIDTH),
+            ("video_width", self.video_width, MAX_INPUT_WIDTH),
+            ("text_hidden", self.text_hidden, MAX_WIDTH),
+            ("text_out", self.text_out, MAX_WIDTH),
+            ("audio_hidden", self.audio_hidden, MAX_WIDTH),
+            ("video_hidden", self.video_hidden, MAX_WIDTH),
+            ("fusion_out", self.fusion_out, MAX_WIDTH),
+            ("rank", self.rank, MAX_WIDTH),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(format!("model {name} is {value}, expected 1 to {max}"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!(
+                "model dropout is {}, expected a number in [0, 1)",
+                self.dropout
+            ));
+        }
+        Ok(())
+    }
+
+    /// A lower bound of the elements of the model's weights (the sub-networks' weight
+    /// matrices and the fusion layer's weight), without building it: what a record of this
+    /// model holds at least. Saturates instead of overflowing.
+    pub fn least_weight_elements(&self) -> u64 {
+        let n = |x: usize| x as u64;
+        let uses = |m: &str| self.modalities.iter().any(|x| x == m);
+        let mut total = 0u64;
+        let mut dims = Vec::new();
+        if uses("text") {
+            // Four gates, each with an input and a hidden weight; then the output layer.
+            let h = n(self.text_hidden);
+            let lstm = n(self.text_width)
+                .saturating_add(h)
+                .saturating_mul(4)
+                .saturating_mul(h);
+            total = total
+                .saturating_add(lstm)
+                .saturating_add(h.saturating_mul(n(self.text_out)));
+            dims.push(n(self.text_out));
+        }
+        for (name, width, hidden) in [
+            ("audio", self.audio_width, self.audio_hidden),
+            ("video", self.video_width, self.video_hidden),
+        ] {
+            if uses(name) {
+                // d → h, h → h, h → h.
+                let h = n(hidden);
+                let mlp = n(width).saturating_add(h.saturating_mul(2)).saturating_mul(h);
+                total = total.saturating_add(mlp);
+                dims.push(h);
+            }
+        }
+        let out = n(self.fusion_out);
+        let sum: u64 = dims.iter().fold(0, |a, &d| a.saturating_add(d));
+        let fusion = match self.fusion {
+            FusionKind::Concat => 0,
+            FusionKind::Sum | FusionKind::Product | FusionKind::Mlp => sum.saturating_mul(out),
+            FusionKind::Bilinear | FusionKind::Tfn => dims
+                .iter()
+                .fold(1u64, |p, &d| p.saturating_mul(d.saturating_add(1)))
+                .saturating_mul(out),
+            FusionKind::Lmf => {
+                let hats = sum.saturating_add(dims.len() as u64);
+                n(self.rank).saturating_mul(hats).saturating_mul(out)
+            }
+        };
+        total.saturating_add(fusion)
+    }
+
     /// The modalities, parsed.
     ///
     /// # Errors
@@ -198,9 +285,10 @@ impl ModelConfig {
     /// Builds the model with fresh weights.
     ///
     /// # Errors
-    /// A configuration the layers reject (e.g. bilinear fusion of three modalities), with
-    /// the layer's message.
+    /// A size [`ModelConfig::check`] refuses, or a configuration the layers reject (e.g.
+    /// bilinear fusion of three modalities), with the layer's message.
     pub fn init<B: FusionBackend>(&self, device: &B::Device) -> Result<SentimentModel<B>, String> {
+        self.check()?;
         let modalities = self.modality_list()?;
         let uses = |m: Modality| modalities.contains(&m);
         let text = uses(Modality::Text)
@@ -300,5 +388,64 @@ impl<B: FusionBackend> SentimentModel<B> {
         }
         let fused = self.fusion.layer().forward(&inputs).map_err(|e| e.to_string())?;
         Ok(sigmoid(self.head.forward(fused)) * 6.0 - 3.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Module;
+    use mosaic::backend::{Cpu, CpuDevice};
+
+    fn config(modalities: &[&str], fusion: FusionKind) -> ModelConfig {
+        ModelConfig::new(
+            modalities.iter().map(|m| m.to_string()).collect(),
+            fusion,
+            4,
+            5,
+            3,
+            6,
+        )
+    }
+
+    /// The bound never exceeds the real count (burn's), and is most of it.
+    #[test]
+    fn least_weight_elements_bounds_the_parameter_count_from_below() {
+        let device = CpuDevice::default();
+        for fusion in FusionKind::ALL {
+            let modalities: &[&str] = match fusion {
+                FusionKind::Bilinear => &["text", "video"],
+                _ => &["text", "audio", "video"],
+            };
+            let config = config(modalities, fusion);
+            let params = config.init::<Cpu>(&device).unwrap().num_params() as u64;
+            let least = config.least_weight_elements();
+            assert!(
+                least <= params && 10 * least >= 8 * params,
+                "{fusion}: bound {least}, parameters {params}"
+            );
+        }
+    }
+
+    #[test]
+    fn sizes_out_of_range_are_refused_before_allocation() {
+        let device = CpuDevice::default();
+        let mut huge = config(&["text", "audio"], FusionKind::Lmf);
+        huge.rank = 1 << 40;
+        let error = huge.init::<Cpu>(&device).unwrap_err();
+        assert_eq!(
+            error,
+            format!("model rank is {}, expected 1 to {MAX_WIDTH}", 1usize << 40)
+        );
+        assert!(huge.least_weight_elements() >= (1u64 << 40) * (8 + 1 + 8 + 1) * 16);
+        let mut zero = config(&["audio"], FusionKind::Concat);
+        zero.audio_width = 0;
+        assert_eq!(
+            zero.check().unwrap_err(),
+            format!("model audio_width is 0, expected 1 to {MAX_INPUT_WIDTH}")
+        );
+        let mut saturated = config(&["text", "audio", "video"], FusionKind::Tfn);
+        saturated.text_out = usize::MAX;
+        assert_eq!(saturated.least_weight_elements(), u64::MAX);
     }
 }

@@ -1,12 +1,19 @@
 //! `mosaic reproduce`: the lecture's comparison of unimodal, bimodal and trimodal models and
 //! of early fusion, MLP fusion, tensor fusion and low-rank fusion, as a table (markdown,
 //! CSV) and a bar chart (SVG).
+//!
+//! Nothing of a long run is lost ([`Results`]): the output folder is checked and the run's
+//! settings written before the first model trains, each finished model's row is appended to
+//! `reproduce.csv` at once (one write, flushed to disk), and `--resume` takes the rows a run
+//! left there (with the same settings) instead of training them again.
 
 use crate::metrics::Metrics;
 use crate::model::FusionKind;
+use crate::output;
 use mosaic_data::Modality;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 /// One trained model's results.
 #[derive(Debug, Clone)]
@@ -91,27 +98,227 @@ pub fn markdown(rows: &[Row], dataset: &str, seconds: f64) -> String {
     out
 }
 
+/// The CSV's header line.
+const CSV_HEADER: &str = "modalities,fusion,acc2,f1,acc7,mae,corr,best_mae,best_epoch,seconds";
+
+/// One row of the CSV (with its line end); numbers in full precision (they read back exact).
+fn csv_line(r: &Row) -> String {
+    let m = &r.test;
+    format!(
+        "{},{},{},{},{},{},{},{},{},{:.2}\n",
+        set_name(&r.modalities),
+        fusion_label(r),
+        m.acc2,
+        m.f1,
+        m.acc7,
+        m.mae,
+        m.corr,
+        r.oracle_mae.map_or(String::new(), |v| v.to_string()),
+        r.best_epoch,
+        r.seconds
+    )
+}
+
 /// The results as CSV (one header line).
 pub fn csv(rows: &[Row]) -> String {
-    let mut out = String::from("modalities,fusion,acc2,f1,acc7,mae,corr,best_mae,best_epoch,seconds\n");
-    for r in rows {
-        let m = &r.test;
-        let _ = writeln!(
-            out,
-            "{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{},{},{:.2}",
-            set_name(&r.modalities),
-            fusion_label(r),
-            m.acc2,
-            m.f1,
-            m.acc7,
-            m.mae,
-            m.corr,
-            r.oracle_mae.map_or(String::new(), |v| format!("{v:.4}")),
-            r.best_epoch,
-            r.seconds
-        );
-    }
+    let mut out = format!("{CSV_HEADER}\n");
+    rows.iter().for_each(|r| out += &csv_line(r));
     out
+}
+
+/// The rows of a CSV written by [`csv`] or [`Results::append`]; `count` is the test
+/// split's size (not in the file). A last line without its line end (a write cut short)
+/// is left out.
+///
+/// # Errors
+/// Another header, or a line that is not a row of ours.
+fn parse_csv(text: &str, count: usize) -> Result<Vec<Row>, String> {
+    let mut lines = text.split_inclusive('\n');
+    if lines.next().map(str::trim_end) != Some(CSV_HEADER) {
+        return Err(format!("its first line is not `{CSV_HEADER}`"));
+    }
+    lines
+        .filter(|line| line.ends_with('\n'))
+        .enumerate()
+        .map(|(i, line)| {
+            parse_row(line.trim_end(), count)
+                .map_err(|what| format!("line {}: {what}: `{}`", i + 2, line.trim_end()))
+        })
+        .collect()
+}
+
+/// One CSV row back into a [`Row`].
+fn parse_row(line: &str, count: usize) -> Result<Row, String> {
+    let fields: Vec<&str> = line.split(',').collect();
+    let [set, fusion, acc2, f1, acc7, mae, corr, best, epoch, seconds] = fields[..] else {
+        return Err("expected 10 fields".into());
+    };
+    let modalities = set
+        .split('+')
+        .map(|initial| {
+            Modality::ALL
+                .into_iter()
+                .find(|m| set_name(&[*m]) == initial)
+                .ok_or_else(|| format!("unknown modality `{initial}`"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let fusion = match fusion {
+        "unimodal" => FusionKind::Concat,
+        other => other.parse()?,
+    };
+    let number = |v: &str| v.parse::<f64>().map_err(|_| format!("`{v}` is not a number"));
+    Ok(Row {
+        modalities,
+        fusion,
+        test: Metrics {
+            acc2: number(acc2)?,
+            f1: number(f1)?,
+            acc7: number(acc7)?,
+            mae: number(mae)?,
+            corr: number(corr)?,
+            count,
+        },
+        oracle_mae: if best.is_empty() {
+            None
+        } else {
+            Some(number(best)?)
+        },
+        best_epoch: epoch
+            .parse()
+            .map_err(|_| format!("`{epoch}` is not a whole number"))?,
+        seconds: number(seconds)?,
+    })
+}
+
+/// The files `mosaic reproduce` writes in its output folder; nothing else there is touched.
+pub const FILES: [&str; 4] = [
+    "reproduce.md",
+    "reproduce.csv",
+    "reproduce.svg",
+    "reproduce.run.json",
+];
+
+/// Whether `text`, the contents of our file `name`, is one mosaic wrote.
+fn is_ours(name: &str, text: &str) -> bool {
+    match name {
+        "reproduce.md" => text.starts_with("# mosaic reproduce"),
+        "reproduce.csv" => text.starts_with(CSV_HEADER),
+        "reproduce.svg" => text.starts_with("<svg"),
+        _ => {
+            serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.get("mosaic_reproduce").is_some())
+        }
+    }
+}
+
+/// A run's output folder: the settings it was started with, the CSV that grows by a row per
+/// finished model, and the final table and plot.
+pub struct Results {
+    dir: PathBuf,
+}
+
+impl Results {
+    /// Checks `dir` and starts a run there, before anything trains: refuses files named as
+    /// ours that mosaic did not write (unless `force`), and, unless `resume`, writes
+    /// `reproduce.run.json` with `settings` and a `reproduce.csv` of no rows. With `resume`,
+    /// returns the rows of the run that `dir` holds, which must have had the same settings.
+    ///
+    /// # Errors
+    /// A folder that cannot be written (named, with the system's message), files not ours,
+    /// or with `resume`: no run there, or one with other settings.
+    pub fn start(
+        dir: &Path,
+        settings: &serde_json::Value,
+        resume: bool,
+        force: bool,
+        test_count: usize,
+    ) -> Result<(Self, Vec<Row>), String> {
+        let at = |name: &str| dir.join(name);
+        let error = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
+        std::fs::create_dir_all(dir).map_err(|e| error(dir, e))?;
+        for name in FILES {
+            match std::fs::read(at(name)) {
+                Ok(bytes) if !force && !is_ours(name, &String::from_utf8_lossy(&bytes)) => {
+                    return Err(format!(
+                        "{}: not written by mosaic reproduce, so it is not replaced: choose another --output, or add --force",
+                        at(name).display()
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(error(&at(name), e)),
+            }
+        }
+        let settings = serde_json::json!({ "mosaic_reproduce": settings });
+        let rows = if resume {
+            let earlier = std::fs::read_to_string(at("reproduce.run.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+            match earlier {
+                None => {
+                    return Err(format!(
+                        "--resume: {} holds no run to resume (no reproduce.run.json); run without --resume",
+                        dir.display()
+                    ))
+                }
+                Some(earlier) if earlier != settings => {
+                    return Err(format!(
+                        "--resume: the run in {} had other settings ({}); run without --resume to start over",
+                        dir.display(),
+                        earlier["mosaic_reproduce"]
+                    ))
+                }
+                Some(_) => {}
+            }
+            let csv_path = at("reproduce.csv");
+            let text = std::fs::read_to_string(&csv_path).map_err(|e| error(&csv_path, e))?;
+            parse_csv(&text, test_count).map_err(|e| format!("--resume: {}: {e}", csv_path.display()))?
+        } else {
+            let json = serde_json::to_string_pretty(&settings).map_err(|e| e.to_string())?;
+            for (name, text) in [("reproduce.run.json", json), ("reproduce.csv", csv(&[]))] {
+                output::replace_file(&at(name), text.as_bytes()).map_err(|e| error(&at(name), e))?;
+            }
+            Vec::new()
+        };
+        Ok((
+            Results {
+                dir: dir.to_path_buf(),
+            },
+            rows,
+        ))
+    }
+
+    /// Appends a finished model's row to `reproduce.csv` in one write, flushed to disk.
+    ///
+    /// # Errors
+    /// The system's, naming the file.
+    pub fn append(&self, row: &Row) -> Result<(), String> {
+        let path = self.dir.join("reproduce.csv");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| {
+                file.write_all(csv_line(row).as_bytes())?;
+                file.sync_data()
+            })
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Writes the finished table: `reproduce.md`, `reproduce.csv` (every row, in the plan's
+    /// order) and `reproduce.svg`, each replaced atomically.
+    ///
+    /// # Errors
+    /// The file that could not be written.
+    pub fn finish(&self, markdown: &str, csv: &str, svg: &str) -> Result<(), String> {
+        for (name, text) in [
+            ("reproduce.md", markdown),
+            ("reproduce.csv", csv),
+            ("reproduce.svg", svg),
+        ] {
+            let path = self.dir.join(name);
+            output::replace_file(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
 }
 
 /// Test MAE per modality set (groups) and fusion (bars), with each set's best achievable
@@ -209,30 +416,6 @@ pub fn svg(rows: &[Row], dataset: &str) -> String {
     out + "</svg>\n"
 }
 
-/// Writes `reproduce.md`, `reproduce.csv` and `reproduce.svg` into `dir`, each through a
-/// temporary file renamed into place.
-///
-/// # Errors
-/// The file that could not be written.
-pub fn write(dir: &Path, markdown: &str, csv: &str, svg: &str) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for (name, text) in [
-        ("reproduce.md", markdown),
-        ("reproduce.csv", csv),
-        ("reproduce.svg", svg),
-    ] {
-        let path = dir.join(name);
-        let partial = dir.join(format!(".{name}.partial-{}", std::process::id()));
-        std::fs::write(&partial, text)
-            .and_then(|()| std::fs::rename(&partial, &path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&partial);
-                format!("{}: {e}", path.display())
-            })?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,7 +467,22 @@ mod tests {
             .lines()
             .nth(2)
             .unwrap()
-            .starts_with("T+A+V,lmf,0.7500,0.7000,0.3000,0.2000,0.5000,0.1600,3,"));
+            .starts_with("T+A+V,lmf,0.75,0.7,0.3,0.2,0.5,0.16,3,"));
+        // The CSV reads back exactly (a resumed run's rows are the finished run's).
+        let back = parse_csv(&csv, 10).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(
+            (back[1].test, back[1].oracle_mae),
+            (rows[1].test, rows[1].oracle_mae)
+        );
+        assert_eq!(
+            (&back[0].modalities, back[0].fusion),
+            (&rows[0].modalities, rows[0].fusion)
+        );
+        // A line cut short by an interruption is left out.
+        let torn = &csv[..csv.len() - 3];
+        assert_eq!(parse_csv(torn, 10).unwrap().len(), 1);
+        assert!(parse_csv("a,b\n", 10).unwrap_err().contains("first line"));
         let svg = svg(&rows, "trimodal");
         assert_eq!(
             svg.matches("<rect").count(),

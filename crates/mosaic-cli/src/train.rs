@@ -38,6 +38,32 @@ impl Default for TrainOptions {
     }
 }
 
+impl TrainOptions {
+    /// Checks every setting: at least one epoch, a patience and a batch size of at least 1, a
+    /// finite learning rate above 0.
+    ///
+    /// # Errors
+    /// Names the option, its value and what is expected.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("epochs", self.epochs),
+            ("patience", self.patience),
+            ("batch-size", self.batch_size),
+        ] {
+            if value == 0 {
+                return Err(format!("--{name} is 0, expected at least 1"));
+            }
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(format!(
+                "--lr is {}, expected a finite learning rate above 0 (e.g. 0.003)",
+                self.lr
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A trained model and how training went.
 pub struct Fitted<B: Backend> {
     /// The weights of the best validation epoch.
@@ -127,7 +153,7 @@ pub fn evaluate<B: FusionBackend>(
 ) -> Result<Metrics, String> {
     let predictions = predict(model, config, samples, device)?;
     let labels: Vec<f32> = samples.iter().map(|s| s.label).collect();
-    Ok(Metrics::new(&predictions, &labels))
+    Metrics::new(&predictions, &labels)
 }
 
 /// Deterministic batch order (splitmix64 Fisher–Yates).
@@ -146,7 +172,9 @@ fn shuffle(order: &mut [usize], seed: u64) {
 /// lowest validation MAE and stopping after `patience` epochs without improvement.
 ///
 /// # Errors
-/// A configuration the layers reject, or a dataset of other widths.
+/// Options [`TrainOptions::check`] refuses, a configuration the layers reject, a dataset of
+/// other widths, or training that diverges: a loss or a validation prediction that is not
+/// finite stops it with an error naming the epoch.
 pub fn fit<B>(
     config: &ModelConfig,
     data: &Dataset,
@@ -158,23 +186,37 @@ where
     B: AutodiffBackend + FusionBackend,
     B::InnerBackend: FusionBackend,
 {
+    options.check()?;
     check_widths(config, data)?;
     B::seed(device, options.seed);
     let mut model = config.init::<B>(device)?;
     let mut optimizer = AdamConfig::new().init::<B, SentimentModel<B>>();
     let mut order: Vec<usize> = (0..data.train.len()).collect();
-    let steps = data.train.len().div_ceil(options.batch_size.max(1));
+    let steps = data.train.len().div_ceil(options.batch_size);
     let mut best: Option<(SentimentModel<B::InnerBackend>, usize, f64)> = None;
     let mut epochs_run = 0;
-    for epoch in 1..=options.epochs.max(1) {
+    let diverged = |epoch: usize, what: String| {
+        format!(
+            "training diverged in epoch {epoch}: {what}; try a lower learning rate (--lr, now {})",
+            options.lr
+        )
+    };
+    for epoch in 1..=options.epochs {
         epochs_run = epoch;
         shuffle(&mut order, options.seed.wrapping_add(epoch as u64));
         let mut total = 0.0;
-        for (step, indices) in order.chunks(options.batch_size.max(1)).enumerate() {
+        for (step, indices) in order.chunks(options.batch_size).enumerate() {
             let samples: Vec<&Sample> = indices.iter().map(|&i| &data.train[i]).collect();
             let batch = batch::<B>(&samples, config, device)?;
             let loss = (model.forward(&batch)? - batch.labels.clone()).abs().mean();
-            total += loss.clone().into_scalar().elem::<f64>() * samples.len() as f64;
+            let value = loss.clone().into_scalar().elem::<f64>();
+            if !value.is_finite() {
+                return Err(diverged(
+                    epoch,
+                    format!("the loss of batch {} is {value}", step + 1),
+                ));
+            }
+            total += value * samples.len() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(options.lr, model, grads);
             progress.batch(
@@ -186,7 +228,9 @@ where
             );
         }
         let valid_model = model.valid();
-        let valid_mae = evaluate(&valid_model, config, &data.valid, device)?.mae;
+        let valid_mae = evaluate(&valid_model, config, &data.valid, device)
+            .map_err(|e| diverged(epoch, format!("on the validation split, {e}")))?
+            .mae;
         let improved = best.as_ref().is_none_or(|(_, _, mae)| valid_mae < *mae);
         progress.epoch(
             epoch,

@@ -215,3 +215,328 @@ fn reproduce_writes_the_table_csv_and_plot() {
     assert_eq!(without_seconds(&csv), without_seconds(&reproduce()));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `mosaic train --output DIR` on the bundled data, with `extra` options (one epoch unless
+/// they say otherwise).
+fn train_into(output: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        "--fusion",
+        "concat",
+        "--output",
+        output.to_str().unwrap(),
+    ];
+    if !extra.contains(&"--epochs") {
+        args.extend(["--epochs", "1"]);
+    }
+    args.extend_from_slice(extra);
+    mosaic(&args)
+}
+
+#[test]
+fn output_never_replaces_a_folder_mosaic_did_not_write() {
+    let dir = scratch("output");
+    // A folder holding a user's file: refused before training, the file untouched.
+    let mine = dir.join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), "keep me").unwrap();
+    let out = train_into(&mine, &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("not a mosaic checkpoint folder (it holds `notes.txt`)"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !text(&out).contains("training "),
+        "checked before training: {}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(mine.join("notes.txt")).unwrap(),
+        "keep me"
+    );
+    assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 1);
+
+    // --force writes mosaic's files into it; the user's file stays.
+    let out = train_into(&mine, &["--force"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(mine.join("notes.txt")).unwrap(),
+        "keep me"
+    );
+    for file in ["model.mpk", "config.json", "metrics.json"] {
+        assert!(mine.join(file).is_file(), "{file} missing");
+    }
+
+    // An existing checkpoint is replaced whole (here by one of another seed).
+    let run = dir.join("run");
+    assert!(train_into(&run, &[]).status.success());
+    let before = std::fs::read(run.join("model.mpk")).unwrap();
+    let out = train_into(&run, &["--seed", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_ne!(std::fs::read(run.join("model.mpk")).unwrap(), before);
+    let config = std::fs::read_to_string(run.join("config.json")).unwrap();
+    assert!(config.contains("\"seed\": 8"), "{config}");
+
+    // A file where the folder would be, and the current folder itself (it holds files).
+    let file = dir.join("file");
+    std::fs::write(&file, "x").unwrap();
+    assert!(text(&train_into(&file, &[])).contains("is a file, not a checkpoint folder"));
+    let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+        .args(["train", "--fusion", "concat", "--epochs", "1", "--output", "."])
+        .current_dir(&mine)
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && text(&out).contains("not a mosaic checkpoint folder"));
+    // Nothing else was left beside them (no staged or backup folders).
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["file", "mine", "run"]);
+    assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 4);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_training_options_are_refused() {
+    let dir = scratch("options");
+    let run = dir.join("run");
+    for (option, value, expected) in [
+        (
+            "--lr",
+            "inf",
+            "--lr is inf, expected a finite learning rate above 0",
+        ),
+        (
+            "--lr",
+            "NaN",
+            "--lr is NaN, expected a finite learning rate above 0",
+        ),
+        (
+            "--lr",
+            "-0.1",
+            "--lr is -0.1, expected a finite learning rate above 0",
+        ),
+        ("--epochs", "0", "--epochs is 0, expected at least 1"),
+        ("--batch-size", "0", "--batch-size is 0, expected at least 1"),
+        ("--rank", "100000", "model rank is 100000, expected 1 to 4096"),
+    ] {
+        let out = train_into(&run, &[option, value]);
+        assert!(!out.status.success(), "{option} {value} accepted");
+        assert!(text(&out).contains(expected), "{option} {value}: {}", text(&out));
+    }
+    // Training that diverges stops with an error naming the epoch, and writes nothing.
+    let out = mosaic(&[
+        "train",
+        "--fusion",
+        "tfn",
+        "--lr",
+        "1e30",
+        "--epochs",
+        "3",
+        "--output",
+        run.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("training diverged in epoch 1: the loss of batch"),
+        "{}",
+        text(&out)
+    );
+    assert!(!run.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn hostile_checkpoint_files_are_reported() {
+    let dir = scratch("hostile");
+    let run = dir.join("run");
+    assert!(train_into(&run, &[]).status.success());
+    let eval = || text(&mosaic(&["eval", "--checkpoint", run.to_str().unwrap()]));
+    let model = std::fs::read(run.join("model.mpk")).unwrap();
+    // The shape of the first tensor claims one more row than its bytes hold: find the
+    // msgpack of `"shape": [a, b]` (fixarray of two small uints) and grow `a`.
+    let key = b"\xa5shape\x92";
+    let at = model.windows(key.len()).position(|w| w == key).unwrap() + key.len();
+    let mut grown = model.clone();
+    assert!(grown[at] < 0x7f, "a positive fixint");
+    grown[at] += 1;
+    std::fs::write(run.join("model.mpk"), &grown).unwrap();
+    let message = eval();
+    assert!(
+        message.contains("model.mpk: not a valid mosaic model record: a tensor of shape")
+            && message.contains("bytes but holds"),
+        "{message}"
+    );
+    std::fs::write(run.join("model.mpk"), &model[..model.len() / 2]).unwrap();
+    assert!(eval().contains("not a valid mosaic model record"), "{}", eval());
+    std::fs::write(run.join("model.mpk"), &model).unwrap();
+
+    // config.json with absurd sizes: refused before anything is allocated.
+    let config = std::fs::read_to_string(run.join("config.json")).unwrap();
+    let huge = config.replace("\"text_hidden\": 16", "\"text_hidden\": 1000000000000");
+    assert_ne!(huge, config);
+    std::fs::write(run.join("config.json"), huge).unwrap();
+    assert!(
+        eval().contains("model text_hidden is 1000000000000, expected 1 to 4096"),
+        "{}",
+        eval()
+    );
+    // Sizes within the limits that the weights in model.mpk cannot hold.
+    let wide = config.replace("\"text_hidden\": 16", "\"text_hidden\": 4096");
+    std::fs::write(run.join("config.json"), wide).unwrap();
+    assert!(
+        eval().contains("the config's weights take at least"),
+        "{}",
+        eval()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_interrupted_reproduce_resumes_where_it_stopped() {
+    let dir = scratch("resume");
+    let (full, cut) = (dir.join("full"), dir.join("cut"));
+    let args = |output: &Path| {
+        [
+            "reproduce",
+            "--epochs",
+            "2",
+            "--fusions",
+            "concat,lmf",
+            "--output",
+            output.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let rows = |path: &Path| -> Vec<String> {
+        std::fs::read_to_string(path.join("reproduce.csv"))
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+            .collect()
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+        .args(args(&full))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let expected = rows(&full);
+    assert_eq!(expected.len(), 11);
+
+    // Killed (as by Ctrl-C) once three models have finished: their rows are on disk.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+        .args(args(&cut))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while rows(&cut).len() < 3 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was interrupted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let kept = rows(&cut);
+    assert!((3..11).contains(&kept.len()), "{} rows", kept.len());
+    assert_eq!(kept, expected[..kept.len()]);
+
+    let mut resume = args(&cut);
+    resume.push("--resume".into());
+    let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+        .args(&resume)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        text(&out).matches("(--resume)").count(),
+        kept.len(),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(rows(&cut), expected);
+    let md = |p: &Path| std::fs::read_to_string(p.join("reproduce.md")).unwrap();
+    let table = |m: String| {
+        m.lines()
+            .filter(|l| l.starts_with("| "))
+            .map(|l| l.rsplitn(3, '|').nth(2).unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(table(md(&cut)), table(md(&full)), "the same table, timing aside");
+
+    // Other settings are not mixed into a resumed run.
+    let mut other = resume.clone();
+    other[2] = "3".into();
+    let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+        .args(&other)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && text(&out).contains("had other settings"),
+        "{}",
+        text(&out)
+    );
+    // An output folder that cannot be made fails before the first model trains.
+    let blocked = full.join("reproduce.csv").join("sub");
+    let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+        .args(args(&blocked))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        !text(&out).contains("reproducing on"),
+        "checked before training: {}",
+        text(&out)
+    );
+    // A file named as one of reproduce's that mosaic did not write is not replaced.
+    std::fs::write(full.join("reproduce.md"), "my notes").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+        .args(args(&full))
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && text(&out).contains("not written by mosaic reproduce"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(full.join("reproduce.md")).unwrap(),
+        "my notes"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A short `reproduce` (tensor and low-rank fusion: the fused ops) prints the same table to
+/// the last bit with 1, 2 and 3 threads: the CSV holds full-precision metrics.
+#[test]
+fn reproduce_is_bit_identical_for_any_thread_count() {
+    let dir = scratch("threads");
+    let run = |threads: &str| {
+        let output = dir.join(threads);
+        let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+            .args(["reproduce", "--epochs", "2", "--fusions", "tfn,lmf", "--output"])
+            .arg(&output)
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        std::fs::read_to_string(output.join("reproduce.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+            .collect::<Vec<_>>()
+    };
+    let one = run("1");
+    assert_eq!(one.len(), 1 + 3 + 4 * 2);
+    assert_eq!(run("2"), one);
+    assert_eq!(run("3"), one);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
