@@ -73,13 +73,9 @@ fn unique_name(name: &str, tag: &str) -> String {
 /// # Errors
 /// A parent that cannot be created or written to.
 pub fn sibling_folder(target: &Path, tag: &str) -> io::Result<PathBuf> {
-    let parent = parent_of(target);
-    fs::create_dir_all(parent)?;
-    let name = target
-        .file_name()
-        .map_or_else(|| "output".into(), |n| n.to_string_lossy().to_string());
+    fs::create_dir_all(parent_of(target))?;
     loop {
-        let path = parent.join(unique_name(&name, tag));
+        let path = sibling_name(target, tag);
         match fs::create_dir(&path) {
             Ok(()) => return Ok(path),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -123,17 +119,13 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// # Errors
 /// The system's; the temporary file is removed.
 pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = parent_of(path);
-    let name = path
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy().to_string());
-    let temporary = dir.join(unique_name(&name, "partial"));
+    let temporary = sibling_name(path, "partial");
     let written = write_synced(&temporary, bytes).and_then(|()| fs::rename(&temporary, path));
     if written.is_err() {
         let _ = fs::remove_file(&temporary);
     }
     written?;
-    sync_dir(dir)
+    sync_dir(parent_of(path))
 }
 
 /// Swaps the folders `a` and `b` (both exist) in one atomic step where the system can

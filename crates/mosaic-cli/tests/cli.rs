@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn mosaic(args: &[&str]) -> Output {
+fn mosaic<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mosaic"))
         .args(args)
         .output()
@@ -421,10 +421,7 @@ fn an_interrupted_reproduce_resumes_where_it_stopped() {
             .map(|l| l.rsplit_once(',').unwrap().0.to_string())
             .collect()
     };
-    let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
-        .args(args(&full))
-        .output()
-        .unwrap();
+    let out = mosaic(&args(&full));
     assert!(out.status.success(), "{}", text(&out));
     let expected = rows(&full);
     assert_eq!(expected.len(), 11);
@@ -451,10 +448,7 @@ fn an_interrupted_reproduce_resumes_where_it_stopped() {
 
     let mut resume = args(&cut);
     resume.push("--resume".into());
-    let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
-        .args(&resume)
-        .output()
-        .unwrap();
+    let out = mosaic(&resume);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
         text(&out).matches("(--resume)").count(),
@@ -475,10 +469,7 @@ fn an_interrupted_reproduce_resumes_where_it_stopped() {
     // Other settings are not mixed into a resumed run.
     let mut other = resume.clone();
     other[2] = "3".into();
-    let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
-        .args(&other)
-        .output()
-        .unwrap();
+    let out = mosaic(&other);
     assert!(
         !out.status.success() && text(&out).contains("had other settings"),
         "{}",
@@ -486,10 +477,7 @@ fn an_interrupted_reproduce_resumes_where_it_stopped() {
     );
     // An output folder that cannot be made fails before the first model trains.
     let blocked = full.join("reproduce.csv").join("sub");
-    let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
-        .args(args(&blocked))
-        .output()
-        .unwrap();
+    let out = mosaic(&args(&blocked));
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
         !text(&out).contains("reproducing on"),
@@ -498,10 +486,7 @@ fn an_interrupted_reproduce_resumes_where_it_stopped() {
     );
     // A file named as one of reproduce's that mosaic did not write is not replaced.
     std::fs::write(full.join("reproduce.md"), "my notes").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
-        .args(args(&full))
-        .output()
-        .unwrap();
+    let out = mosaic(&args(&full));
     assert!(
         !out.status.success() && text(&out).contains("not written by mosaic reproduce"),
         "{}",
