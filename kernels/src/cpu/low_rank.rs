@@ -2,11 +2,11 @@
 //!
 //! The formulation of [`crate::low_rank`] with its loops turned inside out. Instead of one
 //! GEMM per modality giving every rank's projection (`[B, R·O]`, megabytes each, written to
-//! memory and read back by every element-wise pass), a thread takes a run of ranks and, per
-//! block of `c` rows and per rank `r`, computes the `M` projections `P_m = ẑ_m[rows] ·
-//! W_m[r]` (`[c, d_m + 1] × [d_m + 1, O]`, `W_m[r]` being the factor's own contiguous
-//! slice: the factors are never copied) into buffers that stay in the core's cache, and
-//! uses them at once:
+//! memory and read back by every element-wise pass), a thread takes a block of `c` rows
+//! (forward) or a run of ranks (backward) and, per block and per rank `r`, computes the `M`
+//! projections `P_m = ẑ_m[rows] · W_m[r]` (`[c, d_m + 1] × [d_m + 1, O]`, `W_m[r]` being
+//! the factor's own contiguous slice: the factors are never copied) into buffers that stay
+//! in the core's cache, and uses them at once:
 //!
 //! ```text
 //! forward:  h[rows] += w_r · Π_m P_m
@@ -16,22 +16,25 @@
 //!           ∂ẑ_m[rows] += ∂P_m · W_m[r]ᵀ                ([c, O] × [O, d_m + 1])
 //! ```
 //!
-//! Same FLOPs as the GEMM formulation (the backward pass recomputes the projections); no
-//! intermediate grows with the rank, and the only batch-sized ones are a partial `h`
-//! (forward) or a partial `∂ẑ_m` per modality (backward) per run of tasks, summed at the
-//! end in run order. With fewer ranks than [`PARTS`], each rank's rows are split between
-//! runs too (each split sums its own `∂W_m[r]`, added at the end in split order).
+//! Same FLOPs as the GEMM formulation (the backward pass recomputes the projections), and
+//! no intermediate grows with the rank. The work is [`PARTS`] runs of (rows, rank) tasks
+//! ([`Work`]), fixed by the sizes alone. A run's only batch-sized intermediate is its partial
+//! `h` (forward) or partial `∂ẑ_m` (backward) over the rows it touches, added up in run order
+//! as the runs finish ([`merge_in_order`](super::merge_in_order)), so about one per thread
+//! is alive at a time. The forward pass splits a large batch into runs that own whole rows
+//! (no sum over ranks is cut); the backward pass splits the ranks first, and the rows only
+//! when there are fewer ranks than [`PARTS`] (each split then sums its own `∂W_m[r]`, added
+//! at the end in split order).
 
 use std::ops::Range;
 
 use burn::backend::Flex;
 use burn::tensor::Tensor;
-use rayon::prelude::*;
 
 use super::scratch::Scratch;
 use super::{
-    add_into, column_sums, drop_constant, gemm_serial, prepend_one, split_lengths, tensor_of, vectorized,
-    zeroed_output, Dense, Matrix, PARTS,
+    column_sums, drop_constant, gemm_serial, merge_in_order, prepend_one, split_lengths, tensor_of,
+    vectorized, zeroed_output, Dense, Matrix, PARTS,
 };
 use crate::low_rank::LowRankFusionGrads;
 
@@ -92,12 +95,13 @@ impl Modality {
 }
 
 /// How the work is shared out: tasks `(split, r)`, numbered `split · R + r`, where `split`
-/// is one of `splits` parts of the batch (more than one only when there are fewer ranks
-/// than [`PARTS`]), cut into [`PARTS`] contiguous runs of tasks, each taken by one thread.
-/// The runs' partial sums are added in run order, so the partition, not the pool, fixes
-/// every sum's grouping. A thread walks the rows
-/// of its splits a block at a time and, per block, its ranks: the block's rows (`ẑ_m`,
-/// `∂h`, the partial `∂ẑ_m`) stay in cache while the factors stream past.
+/// is one of `splits` contiguous parts of the batch, cut into [`PARTS`] contiguous runs of
+/// tasks (fewer when there are fewer tasks), each taken by one thread. Both counts follow
+/// from the sizes alone. A run's partial sums cover the rows of the splits it touches and
+/// are added up in run order ([`merge_in_order`](super::merge_in_order)), so the partition,
+/// not the pool, fixes every sum's grouping. A thread walks the rows of its splits a block
+/// at a time and, per block, its ranks: the block's rows (`ẑ_m`, `∂h`, the partial `h` or
+/// `∂ẑ_m`) stay in cache while the factors stream past.
 struct Work {
     batch: usize,
     rank: usize,
@@ -115,19 +119,34 @@ struct Unit {
     first_block: bool,
 }
 
+/// Fewest rows in a split of the forward pass's batch (one full block): thinner GEMMs cost
+/// more than the partial sums that splitting the ranks instead adds.
+const MIN_SPLIT_ROWS: usize = BLOCK_ROWS;
+
 impl Work {
-    fn new(batch: usize, rank: usize, block_rows: usize) -> Self {
+    /// The forward pass's partition: the batch in splits of at least [`MIN_SPLIT_ROWS`]
+    /// rows, up to [`PARTS`] of them (a large batch then needs no partial sum over ranks:
+    /// each run is one split), and at least enough splits for [`PARTS`] tasks.
+    fn forward(batch: usize, rank: usize, block_rows: usize) -> Self {
+        let splits = (batch / MIN_SPLIT_ROWS)
+            .min(PARTS)
+            .max(PARTS.div_ceil(rank.max(1)));
+        Work::new(batch, rank, splits, block_rows)
+    }
+
+    /// The backward pass's partition: the ranks first (each split of the batch costs a copy
+    /// of every `∂W_m`), the batch only as much as [`PARTS`] tasks need.
+    fn backward(batch: usize, rank: usize, block_rows: usize) -> Self {
+        Work::new(batch, rank, PARTS.div_ceil(rank.max(1)), block_rows)
+    }
+
+    fn new(batch: usize, rank: usize, splits: usize, block_rows: usize) -> Self {
         Work {
             batch,
             rank,
-            splits: PARTS.div_ceil(rank).clamp(1, batch.max(1)),
+            splits: splits.clamp(1, batch.max(1)),
             block_rows: block_rows.max(1),
         }
-    }
-
-    /// Whether every run covers the whole batch (one split).
-    fn whole_batch(&self) -> bool {
-        self.splits == 1
     }
 
     /// Tasks as [`PARTS`] contiguous runs of nearly equal length (fewer when there are fewer
@@ -140,16 +159,34 @@ impl Work {
             .collect()
     }
 
+    /// The rows of a split.
+    fn split_rows(&self, split: usize) -> Range<usize> {
+        split * self.batch / self.splits..(split + 1) * self.batch / self.splits
+    }
+
+    /// The splits a run of tasks touches.
+    fn splits_of(&self, run: &Range<usize>) -> Range<usize> {
+        run.start / self.rank..run.end.div_ceil(self.rank)
+    }
+
+    /// The rows of the splits a run touches, which its partial sums cover: the run's first
+    /// rank in each split gives each of them a first term.
+    fn rows_of(&self, run: &Range<usize>) -> Range<usize> {
+        let splits = self.splits_of(run);
+        if splits.is_empty() {
+            return 0..0;
+        }
+        self.split_rows(splits.start).start..self.split_rows(splits.end - 1).end
+    }
+
     /// The units of a run of tasks: per split it touches, per block of that split's rows,
     /// the run's ranks in that split.
     fn units(&self, run: Range<usize>) -> impl Iterator<Item = Unit> + '_ {
-        let (first_split, last_split) = (run.start / self.rank, run.end.div_ceil(self.rank));
-        (first_split..last_split).flat_map(move |split| {
+        self.splits_of(&run).flat_map(move |split| {
             let tasks = run.start.max(split * self.rank)..run.end.min((split + 1) * self.rank);
             let ranks = tasks.start - split * self.rank..tasks.end - split * self.rank;
-            let rows = split * self.batch / self.splits..(split + 1) * self.batch / self.splits;
-            let end = rows.end;
-            let first = rows.start;
+            let rows = self.split_rows(split);
+            let (first, end) = (rows.start, rows.end);
             rows.step_by(self.block_rows).map(move |start| Unit {
                 rows: start..(start + self.block_rows).min(end),
                 ranks: ranks.clone(),
@@ -174,26 +211,33 @@ pub fn forward(
     let [rank, _, out] = factors[0].dims();
     let weights = Dense::new(rank_weights);
     let modalities = Modality::all(inputs, factors);
-    let work = Work::new(batch, rank, block_rows);
-    let partials: Vec<Scratch> = work
-        .runs()
-        .into_par_iter()
-        .map(|tasks| {
-            // One pooled buffer per thread: its partial h `[B, O]`, the product and a
+    let work = Work::forward(batch, rank, block_rows);
+    let bias = Dense::new(bias);
+    let mut h = vec![0.0; batch * out];
+    for row in h.chunks_exact_mut(out) {
+        row.copy_from_slice(bias.values());
+    }
+    let add_run = |(rows, partial): (Range<usize>, Scratch)| {
+        let h = &mut h[rows.start * out..rows.end * out];
+        vectorized(
+            #[inline(always)]
+            || h.iter_mut().zip(&partial[..]).for_each(|(h, p)| *h += p),
+        );
+    };
+    merge_in_order(
+        work.runs(),
+        |tasks| {
+            // One pooled buffer per run: its partial h over its rows, the product and a
             // projection `[c, O]`.
+            let own = work.rows_of(&tasks);
             let block = work.block_rows.min(batch) * out;
-            let mut buffer = Scratch::new(batch * out + 2 * block);
-            let (h, rest) = buffer.split_at_mut(batch * out);
-            // A run over the whole batch writes each block's rows with its first rank; with
-            // the batch split, the rows of the other splits must read as zeros.
-            if !work.whole_batch() {
-                h.fill(0.0);
-            }
+            let mut buffer = Scratch::new(own.len() * out + 2 * block);
+            let (h, rest) = buffer.split_at_mut(own.len() * out);
             let (product, projection) = rest.split_at_mut(block);
             for Unit { rows, ranks, .. } in work.units(tasks) {
                 let len = rows.len() * out;
                 let (product, projection) = (&mut product[..len], &mut projection[..len]);
-                let h_rows = &mut h[rows.start * out..rows.end * out];
+                let h_rows = &mut h[(rows.start - own.start) * out..(rows.end - own.start) * out];
                 for (i, r) in ranks.enumerate() {
                     for (m, modality) in modalities.iter().enumerate() {
                         let target = if m == 0 { &mut *product } else { &mut *projection };
@@ -206,7 +250,8 @@ pub fn forward(
                         }
                     }
                     let w = weights.values()[r];
-                    if i == 0 && work.whole_batch() {
+                    // The first rank writes the rows, so the buffer needs no zeroing.
+                    if i == 0 {
                         vectorized(
                             #[inline(always)]
                             || h_rows.iter_mut().zip(&*product).for_each(|(h, p)| *h = w * p),
@@ -219,15 +264,10 @@ pub fn forward(
                     }
                 }
             }
-            buffer
-        })
-        .collect();
-    let bias = Dense::new(bias);
-    let mut h = vec![0.0; batch * out];
-    for row in h.chunks_exact_mut(out) {
-        row.copy_from_slice(bias.values());
-    }
-    add_in_order(&mut h, &partials);
+            (own, buffer)
+        },
+        add_run,
+    );
     tensor_of(h, [batch, out])
 }
 
@@ -246,7 +286,7 @@ pub fn backward(
     let grad = Dense::new(grad);
     let dh = grad.values();
     let modalities = Modality::all(inputs, factors);
-    let work = Work::new(batch, rank, block_rows);
+    let work = Work::backward(batch, rank, block_rows);
     let runs = work.runs();
 
     // ∂W_m of every task, `[splits, R, w_m, O]` (task `split · R + r` at slab `split · R + r`),
@@ -265,25 +305,43 @@ pub fn backward(
             slab.push(mine);
         }
     }
-    // Each thread's partial ∂ẑ_m, side by side at the start of its buffer.
-    let hat_lengths: Vec<usize> = modalities.iter().map(|m| batch * m.width).collect();
-    let hats_len: usize = hat_lengths.iter().sum();
-
-    let partials: Vec<(Scratch, Vec<f32>)> = runs
-        .into_par_iter()
-        .zip(slabs)
-        .map(|(tasks, mut slabs)| {
-            // One pooled buffer per thread: the partial ∂ẑ_m, the projections `[c, O]` and
-            // the rows' originals `[M, O]`.
+    // The runs' partial ∂ẑ_m (over their rows) and ∂w, added up in run order as the runs
+    // finish.
+    let widths: Vec<usize> = modalities.iter().map(|m| m.width).collect();
+    let width_sum: usize = widths.iter().sum();
+    let mut hat_grads: Vec<Vec<f32>> = widths.iter().map(|w| vec![0.0; batch * w]).collect();
+    let mut rank_weights_grad = vec![0.0; rank];
+    let add = |total: &mut [f32], part: &[f32]| {
+        vectorized(
+            #[inline(always)]
+            || total.iter_mut().zip(part).for_each(|(t, p)| *t += p),
+        );
+    };
+    let add_run = |(rows, partial, rank_grads): (Range<usize>, Scratch, Vec<f32>)| {
+        let parts = &partial[..rows.len() * width_sum];
+        let mut start = 0;
+        for (total, width) in hat_grads.iter_mut().zip(&widths) {
+            let len = rows.len() * width;
+            add(
+                &mut total[rows.start * width..rows.end * width],
+                &parts[start..start + len],
+            );
+            start += len;
+        }
+        add(&mut rank_weights_grad, &rank_grads);
+    };
+    merge_in_order(
+        runs.into_iter().zip(slabs).collect(),
+        |(tasks, mut slabs): (Range<usize>, Vec<&mut [f32]>)| {
+            // One pooled buffer per run: the partial ∂ẑ_m over its rows, the projections
+            // `[c, O]` and the rows' originals `[M, O]`.
+            let own = work.rows_of(&tasks);
             let block = work.block_rows.min(batch) * out;
+            let hats_len = own.len() * width_sum;
             let mut buffer = Scratch::new(hats_len + modalities.len() * (block + out));
             let mut rank_grads = vec![0.0f32; rank];
             let (hats, rest) = buffer.split_at_mut(hats_len);
-            // As in the forward pass: written by each block's first rank over the whole batch.
-            if !work.whole_batch() {
-                hats.fill(0.0);
-            }
-            let mut hat_grads = split_lengths(hats, hat_lengths.iter().copied());
+            let mut hat_grads = split_lengths(hats, widths.iter().map(|w| own.len() * w));
             let (projections, kept) = rest.split_at_mut(modalities.len() * block);
             let mut projections: Vec<&mut [f32]> = projections.chunks_exact_mut(block).collect();
             for Unit {
@@ -315,30 +373,29 @@ pub fn backward(
                             modality.hat_rows(&rows).transposed(),
                             dp,
                         );
+                        // Written by each row's first rank in the run (every row has one).
+                        let local = rows.start - own.start..rows.end - own.start;
                         let hat_grad =
-                            &mut hat_grads[m][rows.start * modality.width..rows.end * modality.width];
+                            &mut hat_grads[m][local.start * modality.width..local.end * modality.width];
                         gemm_serial(
                             rows.len(),
                             modality.width,
                             out,
                             hat_grad,
-                            i > 0 || !work.whole_batch(),
+                            i > 0,
                             dp,
                             modality.factor(r, out).transposed(),
                         );
                     }
                 }
             }
-            (buffer, rank_grads)
-        })
-        .collect();
-
-    let mut hat_grads = vec![0.0; hats_len];
-    let hat_partials: Vec<&[f32]> = partials.iter().map(|(partial, _)| &partial[..]).collect();
-    add_in_order(&mut hat_grads, &hat_partials);
+            (own, buffer, rank_grads)
+        },
+        add_run,
+    );
     let input_grads = modalities
         .iter()
-        .zip(split_lengths(&mut hat_grads, hat_lengths.iter().copied()))
+        .zip(&hat_grads)
         .map(|(modality, hat_grad)| {
             tensor_of(
                 drop_constant(hat_grad, modality.width),
@@ -346,11 +403,6 @@ pub fn backward(
             )
         })
         .collect();
-    let rank_weights_grad = partials
-        .into_iter()
-        .map(|(_, rank_grads)| rank_grads)
-        .reduce(add_into)
-        .unwrap_or_else(|| vec![0.0; rank]);
     let factor_grads = modalities
         .iter()
         .zip(factor_grads)
@@ -371,23 +423,6 @@ pub fn backward(
         rank_weights: tensor_of(rank_weights_grad, [1, rank]),
         bias: tensor_of(column_sums(dh, out), [1, out]),
     }
-}
-
-/// `total += Σ_p partials[p]` (each partial at least as long as `total`), the partials added in
-/// their order for every element, so the sums do not depend on the threads, which take
-/// chunks of `total` in parallel.
-fn add_in_order<P: std::ops::Deref<Target = [f32]> + Sync>(total: &mut [f32], partials: &[P]) {
-    const CHUNK: usize = 1 << 14;
-    total.par_chunks_mut(CHUNK).enumerate().for_each(|(i, chunk)| {
-        let start = i * CHUNK;
-        for partial in partials {
-            let part = &partial[start..start + chunk.len()];
-            vectorized(
-                #[inline(always)]
-                || chunk.iter_mut().zip(part).for_each(|(t, p)| *t += p),
-            );
-        }
-    });
 }
 
 /// For one rank and a block of rows, turns every projection `P_m` `[c, O]` into
@@ -425,4 +460,59 @@ fn projection_grads(projections: &mut [&mut [f32]], dh: &[f32], w: f32, kept: &m
         },
     );
     sums.iter().sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Work, MIN_SPLIT_ROWS, PARTS};
+
+    /// Every run's units cover exactly the rows its partial sums hold, each task is in one
+    /// run, and the runs are as many as the parts (or the tasks).
+    #[test]
+    fn runs_cover_their_rows_and_every_task_once() {
+        for (batch, rank) in [(1, 1), (7, 1), (7, 3), (300, 32), (256, 4), (4096, 32), (5, 40)] {
+            for (pass, work) in [
+                ("forward", Work::forward(batch, rank, 64)),
+                ("backward", Work::backward(batch, rank, 64)),
+            ] {
+                let case = format!("{pass}, batch {batch}, rank {rank}");
+                let runs = work.runs();
+                let tasks = work.splits * rank;
+                assert_eq!(runs.len(), PARTS.min(tasks), "{case}");
+                assert!(runs.windows(2).all(|w| w[0].end == w[1].start), "{case}");
+                assert_eq!((runs[0].start, runs[runs.len() - 1].end), (0, tasks), "{case}");
+                for run in runs {
+                    let own = work.rows_of(&run);
+                    let mut covered = vec![0usize; batch];
+                    let mut count = 0;
+                    for unit in work.units(run.clone()) {
+                        assert!(unit.rows.start >= own.start && unit.rows.end <= own.end, "{case}");
+                        assert!(unit.rows.len() <= 64, "{case}");
+                        unit.rows.for_each(|b| covered[b] += 1);
+                        assert!(!unit.ranks.is_empty(), "{case}: a unit without ranks");
+                        count += 1;
+                    }
+                    assert!(count > 0, "{case}: an empty run");
+                    assert!(
+                        own.clone().all(|b| covered[b] == 1),
+                        "{case}: run {run:?} misses rows of {own:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A batch of at least PARTS splits of the minimum size is cut into runs that own whole
+    /// rows, so the forward pass adds no partial sums over ranks.
+    #[test]
+    fn a_large_forward_batch_runs_one_split_per_run() {
+        let work = Work::forward(PARTS * MIN_SPLIT_ROWS + 5, 32, 256);
+        assert_eq!(work.splits, PARTS);
+        for run in work.runs() {
+            assert_eq!(work.splits_of(&run).len(), 1);
+            assert_eq!(run.len(), 32);
+        }
+        // The backward pass splits the ranks instead, the batch not at all.
+        assert_eq!(Work::backward(4096, 32, 256).splits, 1);
+    }
 }

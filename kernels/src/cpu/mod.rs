@@ -11,10 +11,12 @@
 //! # Determinism
 //!
 //! Results are bit-identical for any number of threads and on every run: the work is cut
-//! into [`PARTS`] parts (or a multiple of it) whatever the size of the rayon pool, each part
-//! sums its share in a fixed order on whichever thread takes it, and the parts' partial sums
-//! are added in part order ([`ordered_parts`]). Neither the pool size nor work stealing
-//! decides how a floating-point sum is grouped. (The `gemm` crate's own threads split the
+//! into parts whose number and bounds follow from the problem's sizes alone, whatever the
+//! size of the rayon pool; each part sums its share in a fixed order on whichever thread
+//! takes it, and the parts' partial sums are added in part order ([`ordered_parts`],
+//! [`merge_in_order`]). Where a part owns whole output rows (the low-rank forward pass),
+//! there is no partial sum at all. Neither the pool size nor work stealing decides how a
+//! floating-point sum is grouped. (The `gemm` crate's own threads split the
 //! output, never the inner dimension, so a parallel GEMM is as deterministic as a serial one.)
 
 pub mod low_rank;
@@ -121,6 +123,60 @@ fn ordered_parts<T: Send, A: Send>(
         .into_par_iter()
         .map(|group| group.into_iter().fold(init(), &fold))
         .collect()
+}
+
+/// Runs `part(item)` for every item on the rayon pool and hands the results to `merge` in
+/// the items' order, whichever thread computed
+/// them and whenever they finished: a reduction whose grouping is fixed by the items, never
+/// by the pool.
+///
+/// Threads take the items in order; a result that finishes before its predecessors waits
+/// in a queue, and whoever finishes the next one in line merges every queued result it
+/// unblocks. So results are merged as soon as the order allows (with parts of similar size,
+/// about one per thread is alive at a time, where collecting every result before adding
+/// them would keep them all), and no thread ever waits for another. `merge` runs on one
+/// thread at a time.
+fn merge_in_order<T: Send, R: Send>(
+    items: Vec<T>,
+    part: impl Fn(T) -> R + Sync,
+    merge: impl FnMut(R) + Send,
+) {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, PoisonError};
+
+    /// The index of the next result to merge, the results that finished before it, and
+    /// the merge.
+    struct State<R, M> {
+        next: usize,
+        queued: BTreeMap<usize, R>,
+        merge: M,
+    }
+    let workers = rayon::current_num_threads().clamp(1, items.len().max(1));
+    let taken = Mutex::new(items.into_iter().enumerate());
+    let state = Mutex::new(State {
+        next: 0,
+        queued: BTreeMap::new(),
+        merge,
+    });
+    let worker = || loop {
+        let next = taken.lock().unwrap_or_else(PoisonError::into_inner).next();
+        let Some((i, item)) = next else {
+            return;
+        };
+        let result = part(item);
+        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = &mut *state;
+        state.queued.insert(i, result);
+        while let Some(result) = state.queued.remove(&state.next) {
+            (state.merge)(result);
+            state.next += 1;
+        }
+    };
+    rayon::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|_| worker());
+        }
+    });
 }
 
 /// Below this many multiply-adds a GEMM runs on one thread (as flex's own matmul does).
@@ -265,4 +321,56 @@ fn drop_constant(hat_grad: &[f32], width: usize) -> Vec<f32> {
         .chunks_exact(width)
         .flat_map(|row| row[1..].iter().copied())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_in_order;
+
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool")
+    }
+
+    /// Parts that finish out of order (the early ones are slowest) are still merged in order.
+    #[test]
+    fn merge_in_order_merges_in_the_items_order_for_any_thread_count() {
+        for threads in [1, 2, 3, 8] {
+            let mut merged = Vec::new();
+            pool(threads).install(|| {
+                merge_in_order(
+                    (0..40u64).collect(),
+                    |i| {
+                        std::thread::sleep(std::time::Duration::from_micros((40 - i) * 50));
+                        i * i
+                    },
+                    |square| merged.push(square),
+                )
+            });
+            let expected: Vec<u64> = (0..40).map(|i| i * i).collect();
+            assert_eq!(merged, expected, "{threads} threads");
+        }
+    }
+
+    /// A panicking part is reported to the caller, and the other threads finish.
+    #[test]
+    fn merge_in_order_reports_a_panicking_part() {
+        for threads in [1, 3] {
+            let outcome = std::panic::catch_unwind(|| {
+                pool(threads).install(|| {
+                    merge_in_order(
+                        (0..10).collect(),
+                        |i: i32| {
+                            assert!(i != 4, "part 4 fails");
+                            i
+                        },
+                        |_| {},
+                    )
+                })
+            });
+            assert!(outcome.is_err(), "{threads} threads: the panic was lost");
+        }
+    }
 }
