@@ -5,7 +5,7 @@
 //! - `cargo xtask test [--backend all|flex|ndarray|wgpu|cuda]`: the test suite. `all` (the
 //!   default) runs every test on flex, ndarray and wgpu and compiles, but does not run, the
 //!   CUDA tests (they need an NVIDIA GPU: run `--backend cuda` on one).
-//! - `cargo xtask demo [ARGS]`: the example that trains a fusion model on generated data.
+//! - `cargo xtask demo [FUSION]`: the example that trains the sentiment model from Rust.
 //! - `cargo xtask bench --backend B [--quick] [--filter PATTERN]`: the benchmarks and their
 //!   report (`bench.rs`, docs/benchmarks.md).
 //! - `cargo xtask ci`: exactly what `.ci/run` runs after installing system packages:
@@ -60,7 +60,7 @@ fn usage() -> &'static str {
      commands:\n\
      \x20 test [--backend all|flex|ndarray|wgpu|cuda]  run the test suite (default: all = flex, ndarray, wgpu)\n\
      \x20 reproduce [ARGS]                             `mosaic reproduce`: the sentiment table on the bundled data\n\
-     \x20 demo [ARGS]                                  train a fusion model on generated data (ARGS: see --help)\n\
+     \x20 demo [FUSION]                                train the sentiment model from Rust (FUSION: tfn, lmf, …)\n\
      \x20 ci                                           what .ci/run runs: reproduce, then the tests\n\
      \x20 bench --backend B [--quick] [--filter PAT]    benchmarks; report in target/mosaic-bench/B/"
 }
@@ -250,10 +250,10 @@ fn demo(args: &[String]) -> Result<(), String> {
         "--features",
         FEATURES,
         "--example",
-        "train_fusion",
+        "train_sentiment",
         "--",
     ];
-    // `cargo xtask demo -- --epochs 3` and `cargo xtask demo --epochs 3` mean the same.
+    // `cargo xtask demo -- lmf` and `cargo xtask demo lmf` mean the same.
     let args = args.strip_prefix(&["--".to_string()]).unwrap_or(args);
     command.extend(args.iter().map(String::as_str));
     cargo(&command)

@@ -8,18 +8,18 @@
 //! another folder, replacing only its own three files there.
 //!
 //! Reading is bounded by the files: `config.json` is at most [`MAX_CONFIG_BYTES`], its sizes
-//! pass [`ModelConfig::check`](crate::model::ModelConfig::check), `model.mpk` is at most
+//! pass [`ModelConfig::check`], `model.mpk` is at most
 //! [`MAX_MODEL_BYTES`], every tensor in it is checked against its shape ([`mpk::check`]),
 //! and the model is built only if its weights fit in the file.
 
-use crate::metrics::Metrics;
-use crate::model::{ModelConfig, SentimentModel};
-use crate::train::TrainOptions;
+use crate::error::{Error, Result};
 use crate::{mpk, output};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use mosaic::models::{ModelConfig, SentimentModel};
+use mosaic::train::{Metrics, TrainOptions};
 use mosaic::FusionBackend;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
@@ -42,7 +42,7 @@ impl RunConfig {
     ///
     /// # Errors
     /// The first value out of range, named.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> mosaic::Result<()> {
         self.model.check()?;
         self.train.check()
     }
@@ -122,10 +122,10 @@ impl Output {
     /// A path that is a file, a folder with other entries (without `force`), a checkpoint
     /// whose `config.json` mosaic does not read (without `force`), or a parent folder that
     /// cannot be written.
-    pub fn prepare(dir: &Path, force: bool) -> Result<Self, String> {
+    pub fn prepare(dir: &Path, force: bool) -> Result<Self> {
         let mode = Self::mode(dir, force)?;
         let staged = output::sibling_folder(dir, "partial")
-            .map_err(|e| format!("{}: cannot write next to it: {e}", dir.display()))?;
+            .map_err(|e| Error::file(dir, format!("cannot write next to it: {e}")))?;
         Ok(Output {
             dir: dir.to_path_buf(),
             staged,
@@ -133,17 +133,15 @@ impl Output {
         })
     }
 
-    fn mode(dir: &Path, force: bool) -> Result<Mode, String> {
+    fn mode(dir: &Path, force: bool) -> Result<Mode> {
         let hint = "choose another --output, or add --force to replace mosaic's checkpoint files in it (nothing else in it is touched)";
         match std::fs::metadata(dir) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Mode::New),
-            Err(e) => return Err(format!("{}: {e}", dir.display())),
-            Ok(m) if !m.is_dir() => {
-                return Err(format!("{}: is a file, not a checkpoint folder", dir.display()))
-            }
+            Err(e) => return Err(Error::io(dir)(e)),
+            Ok(m) if !m.is_dir() => return Err(Error::file(dir, "is a file, not a checkpoint folder")),
             Ok(_) => {}
         }
-        let contents = output::contents(dir, &FILES).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let contents = output::contents(dir, &FILES).map_err(Error::io(dir))?;
         let own_only = contents.foreign.is_empty();
         if own_only && (contents.own.is_empty() || read_config(dir).is_ok()) {
             return Ok(Mode::Replace);
@@ -162,9 +160,9 @@ impl Output {
                 output::some_of(&contents.foreign)
             )
         };
-        Err(format!(
-            "{}: {what}; mosaic replaces only its own checkpoints: {hint}",
-            dir.display()
+        Err(Error::file(
+            dir,
+            format!("{what}; mosaic replaces only its own checkpoints: {hint}"),
         ))
     }
 
@@ -184,19 +182,28 @@ impl Output {
         model: SentimentModel<B>,
         config: &RunConfig,
         metrics: &RunMetrics,
-    ) -> Result<(), String> {
+    ) -> Result<()> {
         let write = |file: &str, bytes: Vec<u8>| {
             let path = self.staged.join(file);
-            output::write_synced(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+            output::write_synced(&path, &bytes).map_err(Error::io(&path))
         };
-        let json =
-            |value: serde_json::Result<String>| value.map(String::into_bytes).map_err(|e| e.to_string());
-        write("config.json", json(serde_json::to_string_pretty(config))?)?;
-        write("metrics.json", json(serde_json::to_string_pretty(metrics))?)?;
+        let json = |file: &str, value: serde_json::Result<String>| {
+            value
+                .map(String::into_bytes)
+                .map_err(|e| Error::file(self.staged.join(file), e.to_string()))
+        };
+        write(
+            "config.json",
+            json("config.json", serde_json::to_string_pretty(config))?,
+        )?;
+        write(
+            "metrics.json",
+            json("metrics.json", serde_json::to_string_pretty(metrics))?,
+        )?;
         let bytes = Recorder::<B>::record(&recorder(), model.into_record(), ())
-            .map_err(|e| format!("model.mpk: {e}"))?;
+            .map_err(|e| Error::file(self.staged.join("model.mpk"), e.to_string()))?;
         write("model.mpk", bytes)?;
-        output::sync_dir(&self.staged).map_err(|e| format!("{}: {e}", self.staged.display()))?;
+        output::sync_dir(&self.staged).map_err(Error::io(&self.staged))?;
         // What the folder is now (it may have changed during training); without --force it
         // must still be missing, empty or a mosaic checkpoint.
         let mode = match self.mode {
@@ -213,7 +220,7 @@ impl Output {
         moved
             .and_then(|()| output::sync_dir(output::parent_of(&self.dir)))
             .and_then(|()| output::sync_dir(&self.dir))
-            .map_err(|e| format!("{}: {e}", self.dir.display()))
+            .map_err(Error::io(&self.dir))
         // Drop removes what is left at the staged path: nothing (New), the old checkpoint's
         // files (Replace), or an empty folder (Into).
     }
@@ -229,30 +236,35 @@ impl Drop for Output {
 ///
 /// # Errors
 /// A missing or unreadable file, or JSON that is not a mosaic run configuration.
-pub fn read_config(dir: &Path) -> Result<RunConfig, String> {
+pub fn read_config(dir: &Path) -> Result<RunConfig> {
     let path = dir.join("config.json");
-    let bytes = read_bounded(&path, MAX_CONFIG_BYTES).map_err(|e| {
-        format!("{e} (a checkpoint is the folder `mosaic train` writes, with config.json and model.mpk)")
+    let bytes = read_bounded(&path, MAX_CONFIG_BYTES).map_err(|e| match e {
+        Error::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => Error::file(
+            path,
+            "not found (a checkpoint is the folder `mosaic train` writes, with config.json and model.mpk)",
+        ),
+        other => other,
     })?;
     let config: RunConfig = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{}: not a mosaic run configuration: {e}", path.display()))?;
-    config.check().map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| Error::file(&path, format!("not a mosaic run configuration: {e}")))?;
+    config.check().map_err(|e| Error::file(&path, e.to_string()))?;
     Ok(config)
 }
 
 /// The bytes of `path`, refused when the file is larger than `limit`.
-fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
-    let error = |e: std::io::Error| format!("{}: {e}", path.display());
-    let file = std::fs::File::open(path).map_err(error)?;
-    let len = file.metadata().map_err(error)?.len();
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).map_err(Error::io(path))?;
+    let len = file.metadata().map_err(Error::io(path))?.len();
     if len > limit {
-        return Err(format!(
-            "{}: {len} bytes, more than the {limit} bytes mosaic reads from such a file",
-            path.display()
+        return Err(Error::file(
+            path,
+            format!("{len} bytes, more than the {limit} bytes mosaic reads from such a file"),
         ));
     }
     let mut bytes = Vec::with_capacity(len as usize);
-    file.take(limit + 1).read_to_end(&mut bytes).map_err(error)?;
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Error::io(path))?;
     Ok(bytes)
 }
 
@@ -263,22 +275,21 @@ fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
 /// tensors' bytes disagree with their shapes ([`mpk::check`]); a configuration whose weights
 /// could not fit in `model.mpk`; weights whose structure or shapes differ from the model
 /// `config.json` describes (a checkpoint from another config).
-pub fn load<B: FusionBackend>(
-    dir: &Path,
-    device: &B::Device,
-) -> Result<(RunConfig, SentimentModel<B>), String> {
+pub fn load<B: FusionBackend>(dir: &Path, device: &B::Device) -> Result<(RunConfig, SentimentModel<B>)> {
     let config = read_config(dir)?;
     let path = dir.join("model.mpk");
     let bytes = read_bounded(&path, MAX_MODEL_BYTES)?;
     let mismatch = |detail: String| {
-        format!(
-            "{}: the weights do not belong to the model of {} ({detail}); was this checkpoint written with another config?",
-            path.display(),
-            dir.join("config.json").display()
+        Error::file(
+            &path,
+            format!(
+                "the weights do not belong to the model of {} ({detail}); was this checkpoint written with another config?",
+                dir.join("config.json").display()
+            ),
         )
     };
     let checked = mpk::check(&bytes)
-        .map_err(|e| format!("{}: not a valid mosaic model record: {e}", path.display()))?;
+        .map_err(|e| Error::file(&path, format!("not a valid mosaic model record: {e}")))?;
     // The configuration's weights must fit in the file before any of them is allocated.
     let least = config.model.least_weight_elements().saturating_mul(4);
     if least > checked.tensor_bytes {

@@ -1,13 +1,11 @@
-//! The pieces of the `mosaic` command: the TFN/LMF reference sentiment model, its training
-//! loop and metrics, checkpoints, the `reproduce` experiment, and the safe writing of output
-//! folders. The binary (`src/main.rs`) parses the command line and calls them.
+//! The pieces of the `mosaic` command: checkpoints, the `reproduce` experiment, the safe
+//! writing of output folders, progress display and the command's errors. The models, the
+//! training loop and the metrics are the library's ([`mosaic::models`], [`mosaic::train`]);
+//! the binary (`src/main.rs`) defines the command line and calls them.
 
-pub mod args;
 pub mod checkpoint;
-pub mod metrics;
-pub mod model;
+pub mod error;
 pub mod mpk;
 pub mod output;
 pub mod progress;
 pub mod reproduce;
-pub mod train;

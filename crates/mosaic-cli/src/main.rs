@@ -2,176 +2,277 @@
 //!
 //! ```text
 //! mosaic reproduce [--dataset trimodal] [--backend flex] [--output results]
-//! mosaic train --dataset trimodal|DIR --fusion tfn --modalities text,audio,video [--backend flex] …
-//! mosaic eval --checkpoint DIR [--dataset NAME|DIR] [--backend flex]
+//! mosaic train --fusion tfn [--dataset trimodal|DIR] [--modalities text,audio,video] …
+//! mosaic eval --checkpoint DIR [--dataset NAME|DIR] [--split test]
+//! mosaic completions bash|zsh|fish
 //! ```
+//!
+//! Every option, its default and its meaning: `mosaic help COMMAND`.
 
-use burn::tensor::backend::AutodiffBackend;
-use checkpoint::{RunConfig, RunMetrics};
-use mosaic::backend::{Autodiff, BackendKind};
-use mosaic::FusionBackend;
-use mosaic_cli::args::Options;
-use mosaic_cli::metrics::Metrics;
-use mosaic_cli::model::{FusionKind, ModelConfig};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use mosaic::backend::{BackendKind, OnBackend};
+use mosaic::data::{Dataset, Modality, SplitName};
+use mosaic::models::{FusionKind, ModelConfig};
+use mosaic::train::{self, Metrics, TrainOptions};
+use mosaic::AutodiffFusionBackend;
+use mosaic_cli::checkpoint::{self, RunConfig, RunMetrics};
+use mosaic_cli::error::{Error, Result};
 use mosaic_cli::progress::Progress;
-use mosaic_cli::{checkpoint, reproduce, train};
-use mosaic_data::{Dataset, Modality, SplitName};
+use mosaic_cli::reproduce;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use train::TrainOptions;
 
-const USAGE: &str = "\
-mosaic: multimodal sentiment models (TFN/LMF reference architecture) on burn
+/// Multimodal sentiment models (the TFN / LMF reference architecture) on burn.
+#[derive(Parser)]
+#[command(
+    name = "mosaic",
+    version,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-usage:
-  mosaic reproduce [--dataset trimodal|DIR] [--backend B] [--output results] [--fusions concat,mlp,tfn,lmf]
-                   [--resume] [--force] [training options]
-      trains each modality alone, each pair and all three with each fusion, prints the table
-      and writes DIR/reproduce.{md,csv,svg}; each finished model's row is added to
-      reproduce.csv at once, and --resume skips the rows an interrupted run left there
-  mosaic train --fusion concat|sum|product|mlp|bilinear|tfn|lmf [--modalities text,audio,video]
-               [--dataset trimodal|DIR] [--backend B] [--output runs/NAME] [--force] [training options]
-               [model options]
-      trains one model; writes the checkpoint folder (model.mpk, config.json, metrics.json)
+#[derive(Subcommand)]
+enum Command {
+    /// Trains each modality alone, each pair and all three with each fusion, prints the
+    /// table and writes OUTPUT/reproduce.{md,csv,svg}. Each finished model's row is added to
+    /// reproduce.csv at once; --resume skips the rows an interrupted run left there.
+    Reproduce(ReproduceArgs),
+    /// Trains one model and writes its checkpoint folder (model.mpk, config.json,
+    /// metrics.json).
+    Train(TrainArgs),
+    /// Prints the metrics of a checkpoint on a dataset (by default the one it was trained on).
+    Eval(EvalArgs),
+    /// Prints a completion script for a shell (e.g. `mosaic completions bash >
+    /// ~/.local/share/bash-completion/completions/mosaic`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
 
-  mosaic eval --checkpoint DIR [--dataset NAME|DIR] [--backend B] [--split test|valid|train]
-      the metrics of a checkpoint on a dataset (default: the one it was trained on)
+/// Where the data comes from and what runs it.
+#[derive(Args)]
+struct Source {
+    /// `trimodal` (bundled, generated) or a folder with CMU-MOSI's .csd files (docs/datasets.md).
+    #[arg(long, default_value = mosaic::data::BUNDLED)]
+    dataset: String,
+    /// The backend: flex, ndarray, wgpu or cuda (those compiled into this build).
+    #[arg(long, default_value = "flex")]
+    backend: BackendKind,
+}
 
-  --dataset     `trimodal` (bundled, generated) or a folder with CMU-MOSI's .csd files (docs/datasets.md)
-  --backend     flex (default), ndarray, wgpu, cuda
-  --output      checked before training: mosaic replaces only a checkpoint folder (or its own
-                reproduce files) it wrote; --force writes into another folder, replacing only
-                mosaic's own files there
-training options: --epochs 60 --patience 10 --batch-size 32 --lr 0.003 --seed 7
-model options:    --rank 4 --fusion-out 16 --text-hidden 16 --text-out 8 --audio-hidden 8
-                  --video-hidden 8 --dropout 0.1
-metrics (test split): Acc-2 and weighted F1 on non-zero labels, Acc-7, MAE, Pearson correlation";
+/// Training options (Adam on the L1 loss, early stopping on the validation MAE).
+#[derive(Args)]
+struct Training {
+    /// Most epochs.
+    #[arg(long, default_value_t = TrainOptions::default().epochs)]
+    epochs: usize,
+    /// Epochs without a better validation MAE before stopping.
+    #[arg(long, default_value_t = TrainOptions::default().patience)]
+    patience: usize,
+    /// Segments per batch.
+    #[arg(long, default_value_t = TrainOptions::default().batch_size)]
+    batch_size: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = TrainOptions::default().lr, allow_negative_numbers = true)]
+    lr: f64,
+    /// Seed of the initial weights and the batch order.
+    #[arg(long, default_value_t = TrainOptions::default().seed)]
+    seed: u64,
+}
+
+/// The default model sizes (those of [`ModelConfig`]).
+fn model_defaults() -> ModelConfig {
+    ModelConfig::new(Vec::new(), FusionKind::Concat, 1, 1, 1, 1)
+}
+
+/// Model options (sizes of the sub-networks and the fusion layer).
+#[derive(Args)]
+struct Model {
+    /// Rank of low-rank fusion.
+    #[arg(long, default_value_t = model_defaults().rank)]
+    rank: usize,
+    /// Output width of the fusion layer (all but concat).
+    #[arg(long, default_value_t = model_defaults().fusion_out)]
+    fusion_out: usize,
+    /// LSTM hidden width of the text sub-network.
+    #[arg(long, default_value_t = model_defaults().text_hidden)]
+    text_hidden: usize,
+    /// Output width of the text sub-network.
+    #[arg(long, default_value_t = model_defaults().text_out)]
+    text_out: usize,
+    /// Hidden (and output) width of the audio MLP.
+    #[arg(long, default_value_t = model_defaults().audio_hidden)]
+    audio_hidden: usize,
+    /// Hidden (and output) width of the video MLP.
+    #[arg(long, default_value_t = model_defaults().video_hidden)]
+    video_hidden: usize,
+    /// Dropout in the sub-networks and the MLP fusion.
+    #[arg(long, default_value_t = model_defaults().dropout, allow_negative_numbers = true)]
+    dropout: f64,
+}
+
+#[derive(Args)]
+struct ReproduceArgs {
+    #[command(flatten)]
+    source: Source,
+    /// The results folder. mosaic replaces only the reproduce files it wrote there.
+    #[arg(long, default_value = "results")]
+    output: PathBuf,
+    /// The fusions compared, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "concat,mlp,tfn,lmf")]
+    fusions: Vec<FusionKind>,
+    /// Keep the rows an interrupted run with the same settings left in reproduce.csv.
+    #[arg(long)]
+    resume: bool,
+    /// Replace reproduce files in OUTPUT that mosaic did not write.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    training: Training,
+    #[command(flatten)]
+    model: Model,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// The fusion layer.
+    #[arg(long)]
+    fusion: FusionKind,
+    /// The modalities, comma-separated.
+    #[arg(long, default_value = "text,audio,video")]
+    modalities: String,
+    #[command(flatten)]
+    source: Source,
+    /// The checkpoint folder [default: runs/DATASET-FUSION-MODALITIES]. It must be missing,
+    /// empty or a mosaic checkpoint, which is then replaced.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Write into an OUTPUT that is not a mosaic checkpoint, replacing only mosaic's files.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    training: Training,
+    #[command(flatten)]
+    model: Model,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// The checkpoint folder `mosaic train` wrote.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// The dataset [default: the one the checkpoint was trained on].
+    #[arg(long)]
+    dataset: Option<String>,
+    /// The split: test, valid or train.
+    #[arg(long, default_value = "test")]
+    split: SplitName,
+    /// The backend: flex, ndarray, wgpu or cuda (those compiled into this build).
+    #[arg(long, default_value = "flex")]
+    backend: BackendKind,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    let cli = Cli::parse();
+    // A panic (burn's, for one) is reported once, as an error with where it happened, not
+    // as a backtrace notice followed by the message.
+    let location = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let seen = location.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Ok(mut seen) = seen.lock() {
+            *seen = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+        }
+        if std::env::var_os("RUST_BACKTRACE").is_some() {
+            eprintln!("{}", std::backtrace::Backtrace::force_capture());
+        }
+    }));
+    let outcome = std::panic::catch_unwind(|| run(cli)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown cause".into());
+        let at = location.lock().ok().and_then(|l| l.clone()).unwrap_or_default();
+        Err(Error::Mosaic(mosaic::MosaicError::invalid(
+            "internal error",
+            format!("{message} (at {at}; RUST_BACKTRACE=1 prints the backtrace)"),
+        )))
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("mosaic: {message}");
+        Err(error) => {
+            eprintln!("mosaic: {}", error.chain());
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(args: &[String]) -> Result<(), String> {
-    let Some((command, rest)) = args.split_first() else {
-        println!("{USAGE}");
-        return Ok(());
-    };
-    let (name, mut options): (&'static str, Options) = match command.as_str() {
-        "help" | "--help" | "-h" => {
-            println!("{USAGE}");
-            return Ok(());
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Reproduce(args) => {
+            let backend = args.source.backend;
+            backend.run(args)?
         }
-        "train" => ("train", Options::parse("train", rest, &["force"])?),
-        "eval" => ("eval", Options::parse("eval", rest, &[])?),
-        "reproduce" => (
-            "reproduce",
-            Options::parse("reproduce", rest, &["force", "resume"])?,
-        ),
-        other => {
-            return Err(format!(
-                "unknown command `{other}` (expected train, eval, reproduce or help)"
-            ))
+        Command::Train(args) => {
+            let backend = args.source.backend;
+            backend.run(args)?
         }
-    };
-    let backend: BackendKind = options.parsed(
-        "backend",
-        BackendKind::Flex,
-        "a backend (flex, ndarray, wgpu, cuda)",
-    )?;
-    backend.require_compiled().map_err(|e| e.to_string())?;
-    match backend {
-        #[cfg(feature = "flex")]
-        BackendKind::Flex => dispatch::<Autodiff<mosaic::backend::Flex>>(name, options, backend),
-        #[cfg(feature = "ndarray")]
-        BackendKind::NdArray => dispatch::<Autodiff<mosaic::backend::NdArray>>(name, options, backend),
-        #[cfg(feature = "wgpu")]
-        BackendKind::Wgpu => dispatch::<Autodiff<mosaic::backend::Wgpu>>(name, options, backend),
-        #[cfg(feature = "cuda")]
-        BackendKind::Cuda => dispatch::<Autodiff<mosaic::backend::Cuda>>(name, options, backend),
-        #[allow(unreachable_patterns)]
-        other => Err(format!(
-            "the {other} backend is not compiled into this binary: build it with `cargo build -p mosaic-cli --features {other}`"
-        )),
+        Command::Eval(args) => {
+            let backend = args.backend;
+            backend.run(args)?
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "mosaic", &mut std::io::stdout());
+            Ok(())
+        }
     }
 }
 
-fn dispatch<B>(command: &str, options: Options, backend: BackendKind) -> Result<(), String>
-where
-    B: AutodiffBackend + FusionBackend,
-    B::InnerBackend: FusionBackend,
-{
-    let device = B::Device::default();
-    match command {
-        "train" => train_command::<B>(options, backend, &device),
-        "eval" => eval_command::<B::InnerBackend>(options, &device),
-        _ => reproduce_command::<B>(options, backend, &device),
-    }
-}
-
-/// `--dataset`, by default the bundled one.
-fn dataset_name(options: &mut Options) -> String {
-    options
-        .text("dataset")
-        .unwrap_or_else(|| mosaic_data::BUNDLED.into())
-}
-
-fn load_dataset(name: &str) -> Result<Dataset, String> {
-    let (data, report) = mosaic_data::load(name).map_err(|e| e.to_string())?;
+fn load_dataset(name: &str) -> Result<Dataset> {
+    let (data, report) = mosaic::data::load(name)?;
     for line in report.lines() {
         eprintln!("mosaic: {line}");
     }
-    data.validate().map_err(|e| e.to_string())?;
+    data.validate()?;
     Ok(data)
 }
 
-fn train_options(options: &mut Options) -> Result<TrainOptions, String> {
-    let d = TrainOptions::default();
-    let whole = "a whole number";
-    let train = TrainOptions {
-        epochs: options.parsed("epochs", d.epochs, whole)?,
-        patience: options.parsed("patience", d.patience, whole)?,
-        batch_size: options.parsed("batch-size", d.batch_size, whole)?,
-        lr: options.parsed("lr", d.lr, "a number")?,
-        seed: options.parsed("seed", d.seed, whole)?,
-    };
-    train.check()?;
-    Ok(train)
+impl Training {
+    fn options(&self) -> Result<TrainOptions> {
+        let options = TrainOptions {
+            epochs: self.epochs,
+            patience: self.patience,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            seed: self.seed,
+        };
+        options.check()?;
+        Ok(options)
+    }
 }
 
-/// The model configuration for `data`, `modalities` and `fusion`, with the model options.
-fn model_config(
-    options: &mut Options,
-    data: &Dataset,
-    modalities: &[Modality],
-    fusion: FusionKind,
-) -> Result<ModelConfig, String> {
-    let d = ModelConfig::new(vec![], fusion, 0, 0, 0, 0);
-    let whole = "a whole number";
-    let config = ModelConfig {
-        modalities: modalities.iter().map(|m| m.name().to_string()).collect(),
-        fusion,
-        text_len: data.text_len,
-        text_width: data.text_width,
-        audio_width: data.audio_width,
-        video_width: data.video_width,
-        text_hidden: options.parsed("text-hidden", d.text_hidden, whole)?,
-        text_out: options.parsed("text-out", d.text_out, whole)?,
-        audio_hidden: options.parsed("audio-hidden", d.audio_hidden, whole)?,
-        video_hidden: options.parsed("video-hidden", d.video_hidden, whole)?,
-        fusion_out: options.parsed("fusion-out", d.fusion_out, whole)?,
-        rank: options.parsed("rank", d.rank, whole)?,
-        dropout: options.parsed("dropout", d.dropout, "a number")?,
-    };
-    config.check()?;
-    Ok(config)
+impl Model {
+    /// The model configuration for `data`, `modalities` and `fusion`, with these sizes.
+    fn config(&self, data: &Dataset, modalities: &[Modality], fusion: FusionKind) -> Result<ModelConfig> {
+        let config = ModelConfig {
+            text_hidden: self.text_hidden,
+            text_out: self.text_out,
+            audio_hidden: self.audio_hidden,
+            video_hidden: self.video_hidden,
+            fusion_out: self.fusion_out,
+            rank: self.rank,
+            dropout: self.dropout,
+            ..ModelConfig::for_dataset(data, modalities, fusion)
+        };
+        config.check()?;
+        Ok(config)
+    }
 }
 
 fn print_metrics(label: &str, m: &Metrics) {
@@ -186,223 +287,214 @@ fn print_metrics(label: &str, m: &Metrics) {
     );
 }
 
-fn train_command<B>(mut options: Options, backend: BackendKind, device: &B::Device) -> Result<(), String>
-where
-    B: AutodiffBackend + FusionBackend,
-    B::InnerBackend: FusionBackend,
-{
-    let dataset = dataset_name(&mut options);
-    let fusion: FusionKind = options
-        .text("fusion")
-        .ok_or("train: --fusion is required (concat, sum, product, mlp, bilinear, tfn or lmf)")?
-        .parse()?;
-    let modalities = Modality::parse_list(
-        &options
-            .text("modalities")
-            .unwrap_or_else(|| "text,audio,video".into()),
-    )
-    .map_err(|e| format!("train: --modalities: {e}"))?;
-    let output = options.text("output").map(PathBuf::from);
-    let force = options.flag("force")?;
-    let train = train_options(&mut options)?;
-    let data = load_dataset(&dataset)?;
-    let config = model_config(&mut options, &data, &modalities, fusion)?;
-    options.finish()?;
-    let set: Vec<&str> = modalities.iter().map(|m| m.name()).collect();
-    let output = output.unwrap_or_else(|| {
-        PathBuf::from("runs").join(format!("{}-{fusion}-{}", dataset_slug(&dataset), set.join("-")))
-    });
-    // Checked (and its folder staged) before training, not after.
-    let output = checkpoint::Output::prepare(&output, force)?;
-    println!(
-        "training {fusion} fusion of {} on {} ({} train / {} valid / {} test segments) with {backend}",
-        set.join(", "),
-        data.name,
-        data.train.len(),
-        data.valid.len(),
-        data.test.len()
-    );
-    let start = Instant::now();
-    let fitted = train::fit::<B>(&config, &data, &train, device, &Progress::new("train", true))?;
-    let seconds = start.elapsed().as_secs_f64();
-    let test = train::evaluate(&fitted.model, &config, &data.test, device)?;
-    let valid = train::evaluate(&fitted.model, &config, &data.valid, device)?;
-    println!(
-        "best validation epoch {} of {} ({seconds:.1} s)",
-        fitted.best_epoch, fitted.epochs_run
-    );
-    print_metrics("test", &test);
-    if let Some(best) = data.oracle_mae(SplitName::Test, &modalities) {
-        println!("best achievable test MAE with these modalities: {best:.3}");
-    }
-    let metrics = RunMetrics {
-        test,
-        valid,
-        best_epoch: fitted.best_epoch,
-        epochs_run: fitted.epochs_run,
-        seconds,
-    };
-    let dir = output.dir().to_path_buf();
-    output.commit(
-        fitted.model,
-        &RunConfig {
-            model: config,
-            train,
-            dataset,
-        },
-        &metrics,
-    )?;
-    println!("checkpoint: {}", dir.display());
-    Ok(())
-}
-
 fn dataset_slug(name: &str) -> String {
     std::path::Path::new(name)
         .file_name()
         .map_or_else(|| name.to_string(), |n| n.to_string_lossy().to_string())
 }
 
-fn eval_command<B: FusionBackend>(mut options: Options, device: &B::Device) -> Result<(), String> {
-    let dir = PathBuf::from(
-        options
-            .text("checkpoint")
-            .ok_or("eval: --checkpoint DIR is required")?,
-    );
-    let dataset = options.text("dataset");
-    let split = match options.text("split").as_deref() {
-        None | Some("test") => SplitName::Test,
-        Some("valid") => SplitName::Valid,
-        Some("train") => SplitName::Train,
-        Some(other) => {
-            return Err(format!(
-                "eval: --split: expected test, valid or train, got `{other}`"
-            ))
+impl OnBackend for TrainArgs {
+    type Output = Result<()>;
+
+    fn run<B: AutodiffFusionBackend>(self, device: B::Device) -> Result<()> {
+        let modalities = Modality::parse_list(&self.modalities)?;
+        let train = self.training.options()?;
+        let dataset = self.source.dataset;
+        let data = load_dataset(&dataset)?;
+        let fusion = self.fusion;
+        let config = self.model.config(&data, &modalities, fusion)?;
+        let set: Vec<&str> = modalities.iter().map(|m| m.name()).collect();
+        let output = self.output.unwrap_or_else(|| {
+            PathBuf::from("runs").join(format!("{}-{fusion}-{}", dataset_slug(&dataset), set.join("-")))
+        });
+        // Checked (and its folder staged) before training, not after.
+        let output = checkpoint::Output::prepare(&output, self.force)?;
+        println!(
+            "training {fusion} fusion of {} on {} ({} train / {} valid / {} test segments) with {}",
+            set.join(", "),
+            data.name,
+            data.train.len(),
+            data.valid.len(),
+            data.test.len(),
+            self.source.backend
+        );
+        let start = Instant::now();
+        let mut progress = Progress::new("train", true);
+        let fitted = train::fit::<B>(&config, &data, &train, &device, |p| progress.update(p));
+        progress.finish();
+        let fitted = fitted?;
+        let seconds = start.elapsed().as_secs_f64();
+        let test = train::evaluate(&fitted.model, &config, &data.test, &device)?;
+        let valid = train::evaluate(&fitted.model, &config, &data.valid, &device)?;
+        println!(
+            "best validation epoch {} of {} ({seconds:.1} s)",
+            fitted.best_epoch, fitted.epochs_run
+        );
+        print_metrics("test", &test);
+        if let Some(best) = data.oracle_mae(SplitName::Test, &modalities) {
+            println!("best achievable test MAE with these modalities: {best:.3}");
         }
-    };
-    options.finish()?;
-    let (config, model) = checkpoint::load::<B>(&dir, device)?;
-    let data = load_dataset(dataset.as_deref().unwrap_or(&config.dataset))?;
-    train::check_widths(&config.model, &data).map_err(|e| format!("checkpoint {}: {e}", dir.display()))?;
-    let metrics = train::evaluate(&model, &config.model, data.split(split), device)?;
-    println!(
-        "{} fusion of {} on {} ({} split)",
-        config.model.fusion,
-        config.model.modalities.join(", "),
-        data.name,
-        split.name()
-    );
-    print_metrics(split.name(), &metrics);
-    Ok(())
+        let metrics = RunMetrics {
+            test,
+            valid,
+            best_epoch: fitted.best_epoch,
+            epochs_run: fitted.epochs_run,
+            seconds,
+        };
+        let dir = output.dir().to_path_buf();
+        output.commit(
+            fitted.model,
+            &RunConfig {
+                model: config,
+                train,
+                dataset,
+            },
+            &metrics,
+        )?;
+        println!("checkpoint: {}", dir.display());
+        Ok(())
+    }
 }
 
-fn reproduce_command<B>(mut options: Options, backend: BackendKind, device: &B::Device) -> Result<(), String>
-where
-    B: AutodiffBackend + FusionBackend,
-    B::InnerBackend: FusionBackend,
-{
-    let dataset = dataset_name(&mut options);
-    let output = PathBuf::from(options.text("output").unwrap_or_else(|| "results".into()));
-    let force = options.flag("force")?;
-    let resume = options.flag("resume")?;
-    let fusions: Vec<FusionKind> = options
-        .text("fusions")
-        .unwrap_or_else(|| "concat,mlp,tfn,lmf".into())
-        .split(',')
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("reproduce: --fusions: {e}"))?;
-    let train = train_options(&mut options)?;
-    let data = load_dataset(&dataset)?;
-    let runs = reproduce::plan(&fusions);
-    // Model options apply to every run: read them once against a placeholder.
-    let template = model_config(&mut options, &data, &Modality::ALL, FusionKind::Concat)?;
-    options.finish()?;
-    let settings = serde_json::json!({
-        "dataset": dataset,
-        "fusions": fusions,
-        "train": train,
-        "model": template,
-    });
-    let (results, finished) = reproduce::Results::start(&output, &settings, resume, force, data.test.len())?;
-    println!(
-        "reproducing on {} ({} train / {} valid / {} test segments) with {backend}: {} models",
-        data.name,
-        data.train.len(),
-        data.valid.len(),
-        data.test.len(),
-        runs.len()
-    );
-    let start = Instant::now();
-    let mut rows = Vec::new();
-    for (i, (modalities, fusion)) in runs.iter().enumerate() {
-        let done = finished
-            .iter()
-            .find(|r| (&r.modalities, r.fusion) == (modalities, *fusion));
-        if let Some(row) = done {
-            println!(
-                "[{}/{}] {} {}: test MAE {:.3}, from {}/reproduce.csv (--resume)",
+impl OnBackend for EvalArgs {
+    type Output = Result<()>;
+
+    fn run<B: AutodiffFusionBackend>(self, device: B::Device) -> Result<()> {
+        let (config, model) = checkpoint::load::<B::InnerBackend>(&self.checkpoint, &device)?;
+        let data = load_dataset(self.dataset.as_deref().unwrap_or(&config.dataset))?;
+        train::check_widths(&config.model, &data)
+            .map_err(|e| Error::file(&self.checkpoint, e.to_string()))?;
+        let metrics = train::evaluate(&model, &config.model, data.split(self.split), &device)?;
+        println!(
+            "{} fusion of {} on {} ({} split)",
+            config.model.fusion,
+            config.model.modalities.join(", "),
+            data.name,
+            self.split.name()
+        );
+        print_metrics(self.split.name(), &metrics);
+        Ok(())
+    }
+}
+
+impl OnBackend for ReproduceArgs {
+    type Output = Result<()>;
+
+    fn run<B: AutodiffFusionBackend>(self, device: B::Device) -> Result<()> {
+        let train = self.training.options()?;
+        let dataset = self.source.dataset;
+        let data = load_dataset(&dataset)?;
+        let runs = reproduce::plan(&self.fusions);
+        // Model options apply to every run.
+        let template = self.model.config(&data, &Modality::ALL, FusionKind::Concat)?;
+        let settings = serde_json::json!({
+            "dataset": dataset,
+            "fusions": self.fusions,
+            "train": train,
+            "model": template,
+        });
+        let output = self.output;
+        let (results, finished) =
+            reproduce::Results::start(&output, &settings, self.resume, self.force, data.test.len())?;
+        println!(
+            "reproducing on {} ({} train / {} valid / {} test segments) with {}: {} models",
+            data.name,
+            data.train.len(),
+            data.valid.len(),
+            data.test.len(),
+            self.source.backend,
+            runs.len()
+        );
+        let start = Instant::now();
+        let mut rows = Vec::new();
+        for (i, (modalities, fusion)) in runs.iter().enumerate() {
+            let label = format!(
+                "[{}/{}] {} {}",
                 i + 1,
                 runs.len(),
                 reproduce::set_name(modalities),
-                fusion,
-                row.test.mae,
-                output.display()
+                fusion
             );
-            rows.push(row.clone());
-            continue;
+            let done = finished
+                .iter()
+                .find(|r| (&r.modalities, r.fusion) == (modalities, *fusion));
+            if let Some(row) = done {
+                println!(
+                    "{label}: test MAE {:.3}, from {}/reproduce.csv (--resume)",
+                    row.test.mae,
+                    output.display()
+                );
+                rows.push(row.clone());
+                continue;
+            }
+            let config = ModelConfig {
+                modalities: modalities.iter().map(|m| m.name().to_string()).collect(),
+                fusion: *fusion,
+                ..template.clone()
+            };
+            let run_start = Instant::now();
+            let mut progress = Progress::new(label.clone(), false);
+            let fitted = train::fit::<B>(&config, &data, &train, &device, |p| progress.update(p));
+            progress.finish();
+            let fitted = fitted?;
+            let test = train::evaluate(&fitted.model, &config, &data.test, &device)?;
+            let row = reproduce::Row {
+                modalities: modalities.clone(),
+                fusion: *fusion,
+                test,
+                oracle_mae: data.oracle_mae(SplitName::Test, modalities),
+                best_epoch: fitted.best_epoch,
+                seconds: run_start.elapsed().as_secs_f64(),
+            };
+            println!(
+                "{label}: test MAE {:.3} (best achievable {}), Acc-2 {:.1}, epoch {} of {}, {:.1} s",
+                test.mae,
+                row.oracle_mae.map_or("–".into(), |m| format!("{m:.3}")),
+                100.0 * test.acc2,
+                fitted.best_epoch,
+                fitted.epochs_run,
+                row.seconds
+            );
+            results.append(&row)?;
+            rows.push(row);
         }
-        let config = ModelConfig {
-            modalities: modalities.iter().map(|m| m.name().to_string()).collect(),
-            fusion: *fusion,
-            ..template.clone()
-        };
-        let label = format!(
-            "[{}/{}] {} {}",
-            i + 1,
-            runs.len(),
-            reproduce::set_name(modalities),
-            fusion
-        );
-        let run_start = Instant::now();
-        let fitted = train::fit::<B>(
-            &config,
-            &data,
-            &train,
-            device,
-            &Progress::new(label.clone(), false),
+        let seconds = start.elapsed().as_secs_f64();
+        let markdown = reproduce::markdown(&rows, &data.name, seconds);
+        println!("\n{markdown}");
+        results.finish(
+            &markdown,
+            &reproduce::csv(&rows),
+            &reproduce::svg(&rows, &data.name),
         )?;
-        let test = train::evaluate(&fitted.model, &config, &data.test, device)?;
-        let row = reproduce::Row {
-            modalities: modalities.clone(),
-            fusion: *fusion,
-            test,
-            oracle_mae: data.oracle_mae(SplitName::Test, modalities),
-            best_epoch: fitted.best_epoch,
-            seconds: run_start.elapsed().as_secs_f64(),
-        };
         println!(
-            "{label}: test MAE {:.3} (best achievable {}), Acc-2 {:.1}, epoch {} of {}, {:.1} s",
-            test.mae,
-            row.oracle_mae.map_or("–".into(), |m| format!("{m:.3}")),
-            100.0 * test.acc2,
-            fitted.best_epoch,
-            fitted.epochs_run,
-            row.seconds
+            "wrote {0}/reproduce.md, {0}/reproduce.csv, {0}/reproduce.svg ({seconds:.0} s)",
+            output.display()
         );
-        results.append(&row)?;
-        rows.push(row);
+        Ok(())
     }
-    let seconds = start.elapsed().as_secs_f64();
-    let markdown = reproduce::markdown(&rows, &data.name, seconds);
-    println!("\n{markdown}");
-    results.finish(
-        &markdown,
-        &reproduce::csv(&rows),
-        &reproduce::svg(&rows, &data.name),
-    )?;
-    println!(
-        "wrote {0}/reproduce.md, {0}/reproduce.csv, {0}/reproduce.svg ({seconds:.0} s)",
-        output.display()
-    );
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn options_default_to_the_library_defaults() {
+        let cli = Cli::try_parse_from(["mosaic", "train", "--fusion", "lmf"]).unwrap();
+        let Command::Train(args) = cli.command else {
+            panic!("not the train command");
+        };
+        assert_eq!(args.training.options().unwrap(), TrainOptions::default());
+        let defaults = model_defaults();
+        assert_eq!(
+            (args.model.rank, args.model.fusion_out, args.model.dropout),
+            (defaults.rank, defaults.fusion_out, defaults.dropout)
+        );
+        assert_eq!(args.source.backend, BackendKind::Flex);
+    }
 }

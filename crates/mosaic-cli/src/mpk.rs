@@ -14,6 +14,24 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
 
+/// Why a record was refused: what is wrong with it, in words (the shape of the tensor at
+/// fault, or the decoder's message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RecordError(String);
+
+impl From<String> for RecordError {
+    fn from(message: String) -> Self {
+        RecordError(message)
+    }
+}
+
+impl From<&str> for RecordError {
+    fn from(message: &str) -> Self {
+        RecordError(message.into())
+    }
+}
+
 /// The most dimensions a tensor's shape may have.
 pub const MAX_RANK: usize = 8;
 
@@ -121,34 +139,35 @@ impl<'de> Visitor<'de> for Walk<'_> {
 }
 
 /// The byte count of one tensor, after checking it against its shape and dtype.
-fn tensor_bytes(bytes: Option<Node>, shape: Option<Node>, dtype: Option<Node>) -> Result<u64, String> {
+fn tensor_bytes(bytes: Option<Node>, shape: Option<Node>, dtype: Option<Node>) -> Result<u64, RecordError> {
     let Some(Node::Bytes(len)) = bytes else {
         return Err("a tensor without its bytes (a MessagePack bin)".into());
     };
     let Some(Node::Sequence(Some(dims))) = shape else {
-        return Err(format!(
-            "a tensor whose shape is not a list of at most {MAX_RANK} sizes"
-        ));
+        return Err(format!("a tensor whose shape is not a list of at most {MAX_RANK} sizes").into());
     };
     let Some(Node::Text(name)) = dtype else {
-        return Err(format!("a tensor of shape {dims:?} without a float dtype"));
+        return Err(format!("a tensor of shape {dims:?} without a float dtype").into());
     };
-    let dtype = DType::deserialize(de::value::StrDeserializer::<de::value::Error>::new(&name))
-        .map_err(|_| format!("a tensor of shape {dims:?} has the unknown dtype `{name}`"))?;
+    let dtype =
+        DType::deserialize(de::value::StrDeserializer::<de::value::Error>::new(&name)).map_err(|_| {
+            RecordError(format!(
+                "a tensor of shape {dims:?} has the unknown dtype `{name}`"
+            ))
+        })?;
     if !dtype.is_float() {
-        return Err(format!(
-            "a tensor of shape {dims:?} has dtype {name}, expected a float"
-        ));
+        return Err(format!("a tensor of shape {dims:?} has dtype {name}, expected a float").into());
     }
     let expected = dims
         .iter()
         .try_fold(1u64, |n, &d| n.checked_mul(d))
         .and_then(|n| n.checked_mul(dtype.size() as u64))
-        .ok_or_else(|| format!("a tensor of shape {dims:?} is too large to address"))?;
+        .ok_or_else(|| RecordError(format!("a tensor of shape {dims:?} is too large to address")))?;
     if expected != len as u64 {
         return Err(format!(
             "a tensor of shape {dims:?} and dtype {name} needs {expected} bytes but holds {len}"
-        ));
+        )
+        .into());
     }
     Ok(expected)
 }
@@ -158,7 +177,7 @@ fn tensor_bytes(bytes: Option<Node>, shape: Option<Node>, dtype: Option<Node>) -
 /// # Errors
 /// Bytes that are not one MessagePack document, trailing bytes, a record without tensors,
 /// or a tensor whose bytes, shape or dtype disagree (named by its shape).
-pub fn check(bytes: &[u8]) -> Result<Checked, String> {
+pub fn check(bytes: &[u8]) -> Result<Checked, RecordError> {
     let mut checked = Checked {
         tensors: 0,
         tensor_bytes: 0,
@@ -166,10 +185,10 @@ pub fn check(bytes: &[u8]) -> Result<Checked, String> {
     let mut decoder = rmp_serde::Deserializer::new(std::io::Cursor::new(bytes));
     Walk(&mut checked)
         .deserialize(&mut decoder)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| RecordError(e.to_string()))?;
     let trailing = bytes.len() as u64 - decoder.position();
     if trailing != 0 {
-        return Err(format!("{trailing} bytes after the record"));
+        return Err(format!("{trailing} bytes after the record").into());
     }
     if checked.tensors == 0 {
         return Err("no tensors".into());
@@ -209,17 +228,20 @@ mod tests {
         // A shape that claims more than the bytes hold (as a hostile file would).
         let mut short = TensorData::new(vec![1.0f32; 6], [2, 3]);
         short.shape = vec![3, 3].into();
-        let error = check(&encode(vec![short])).unwrap_err();
+        let error = check(&encode(vec![short])).unwrap_err().to_string();
         assert!(
             error.contains("shape [3, 3] and dtype F32 needs 36 bytes but holds 24"),
             "{error}"
         );
-        let ints = check(&encode(vec![TensorData::new(vec![1i64; 2], [2])])).unwrap_err();
+        let ints = check(&encode(vec![TensorData::new(vec![1i64; 2], [2])]))
+            .unwrap_err()
+            .to_string();
         assert!(ints.contains("dtype I64, expected a float"), "{ints}");
         assert!(check(&good[..good.len() - 1]).is_err(), "truncated");
         assert!(check(&[good.as_slice(), &[0]].concat())
             .unwrap_err()
+            .to_string()
             .contains("1 bytes after"));
-        assert_eq!(check(&encode(vec![])).unwrap_err(), "no tensors");
+        assert_eq!(check(&encode(vec![])).unwrap_err().to_string(), "no tensors");
     }
 }

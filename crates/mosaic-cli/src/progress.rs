@@ -1,58 +1,83 @@
-//! Progress of a training run on stderr: a live line (epoch, batch, running loss) on a
-//! terminal, one line per epoch otherwise (logs, CI).
+//! Progress of a training run on stderr: on a terminal, a bar over the whole run (epoch,
+//! batch, running loss, time left at most: early stopping may end it sooner), with the
+//! epochs' summary lines above it when asked for; otherwise (logs, CI) only those lines.
 
-use std::io::{IsTerminal, Write};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mosaic::train::Progress as Event;
+use std::io::IsTerminal;
 
 /// Where and how much progress is shown.
 pub struct Progress {
     label: String,
-    live: bool,
+    bar: Option<ProgressBar>,
     epoch_lines: bool,
 }
 
 impl Progress {
-    /// Progress for a run named `label`; `epoch_lines` prints each epoch's summary when
-    /// stderr is not a terminal.
+    /// Progress for a run named `label`; `epoch_lines` prints each epoch's summary (above
+    /// the bar on a terminal).
     pub fn new(label: impl Into<String>, epoch_lines: bool) -> Self {
+        let label = label.into();
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template("{prefix} {msg} [{bar:24}] ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("#>-");
+            bar.set_style(style);
+            bar.set_prefix(label.clone());
+            bar
+        });
         Progress {
-            label: label.into(),
-            live: std::io::stderr().is_terminal(),
+            label,
+            bar,
             epoch_lines,
         }
     }
 
-    /// After each batch: redraws the live line.
-    pub fn batch(&self, epoch: usize, epochs: usize, step: usize, steps: usize, loss: f64) {
-        if self.live {
-            let filled = 20 * step / steps.max(1);
-            eprint!(
-                "\r\x1b[2K{} epoch {epoch}/{epochs} [{}{}] {step}/{steps} train L1 {loss:.4}",
-                self.label,
-                "#".repeat(filled),
-                "-".repeat(20 - filled)
-            );
-            let _ = std::io::stderr().flush();
+    /// Shows an event of [`mosaic::train::fit`].
+    pub fn update(&mut self, event: Event) {
+        match event {
+            Event::Batch {
+                epoch,
+                epochs,
+                step,
+                steps,
+                loss,
+            } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_length((epochs * steps) as u64);
+                    bar.set_position(((epoch - 1) * steps + step) as u64);
+                    bar.set_message(format!(
+                        "epoch {epoch}/{epochs} batch {step}/{steps} train L1 {loss:.4}"
+                    ));
+                }
+            }
+            Event::Epoch {
+                epoch,
+                epochs,
+                train_loss,
+                valid_mae,
+                best,
+            } => {
+                let line = format!(
+                    "{} epoch {epoch}/{epochs}: train L1 {train_loss:.4}, valid MAE {valid_mae:.4}{}",
+                    self.label,
+                    if best { " (best)" } else { "" }
+                );
+                match &self.bar {
+                    Some(bar) if self.epoch_lines => bar.println(line),
+                    Some(_) => {}
+                    None if self.epoch_lines => eprintln!("{line}"),
+                    None => {}
+                }
+            }
         }
     }
 
-    /// After each epoch.
-    pub fn epoch(&self, epoch: usize, epochs: usize, train_loss: f64, valid_mae: f64, best: bool) {
-        let line = format!(
-            "{} epoch {epoch}/{epochs}: train L1 {train_loss:.4}, valid MAE {valid_mae:.4}{}",
-            self.label,
-            if best { " (best)" } else { "" }
-        );
-        if self.live {
-            eprint!("\r\x1b[2K{line}");
-        } else if self.epoch_lines {
-            eprintln!("{line}");
-        }
-    }
-
-    /// Ends the live line.
+    /// Removes the bar.
     pub fn finish(&self) {
-        if self.live {
-            eprintln!();
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
     }
 }

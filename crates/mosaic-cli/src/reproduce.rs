@@ -7,10 +7,11 @@
 //! `reproduce.csv` at once (one write, flushed to disk), and `--resume` takes the rows a run
 //! left there (with the same settings) instead of training them again.
 
-use crate::metrics::Metrics;
-use crate::model::FusionKind;
+use crate::error::{Error, Result};
 use crate::output;
-use mosaic_data::Modality;
+use mosaic::data::Modality;
+use mosaic::models::FusionKind;
+use mosaic::train::Metrics;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -132,23 +133,39 @@ pub fn csv(rows: &[Row]) -> String {
 ///
 /// # Errors
 /// Another header, or a line that is not a row of ours.
-fn parse_csv(text: &str, count: usize) -> Result<Vec<Row>, String> {
+fn parse_csv(path: &Path, text: &str, count: usize) -> Result<Vec<Row>> {
     let mut lines = text.split_inclusive('\n');
     if lines.next().map(str::trim_end) != Some(CSV_HEADER) {
-        return Err(format!("its first line is not `{CSV_HEADER}`"));
+        return Err(Error::file(
+            path,
+            format!("--resume: its first line is not `{CSV_HEADER}`"),
+        ));
     }
     lines
         .filter(|line| line.ends_with('\n'))
         .enumerate()
         .map(|(i, line)| {
-            parse_row(line.trim_end(), count)
-                .map_err(|what| format!("line {}: {what}: `{}`", i + 2, line.trim_end()))
+            parse_row(line.trim_end(), count).map_err(|BadField(what)| {
+                Error::file(
+                    path,
+                    format!("--resume: line {}: {what}: `{}`", i + 2, line.trim_end()),
+                )
+            })
         })
         .collect()
 }
 
+/// What is wrong with a CSV field.
+struct BadField(String);
+
+impl<T: Into<String>> From<T> for BadField {
+    fn from(message: T) -> Self {
+        BadField(message.into())
+    }
+}
+
 /// One CSV row back into a [`Row`].
-fn parse_row(line: &str, count: usize) -> Result<Row, String> {
+fn parse_row(line: &str, count: usize) -> std::result::Result<Row, BadField> {
     let fields: Vec<&str> = line.split(',').collect();
     let [set, fusion, acc2, f1, acc7, mae, corr, best, epoch, seconds] = fields[..] else {
         return Err("expected 10 fields".into());
@@ -161,10 +178,10 @@ fn parse_row(line: &str, count: usize) -> Result<Row, String> {
                 .find(|m| set_name(&[*m]) == initial)
                 .ok_or_else(|| format!("unknown modality `{initial}`"))
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<std::result::Result<Vec<_>, String>>()?;
     let fusion = match fusion {
         "unimodal" => FusionKind::Concat,
-        other => other.parse()?,
+        other => other.parse().map_err(|e: mosaic::MosaicError| e.to_string())?,
     };
     let number = |v: &str| v.parse::<f64>().map_err(|_| format!("`{v}` is not a number"));
     Ok(Row {
@@ -231,54 +248,55 @@ impl Results {
         resume: bool,
         force: bool,
         test_count: usize,
-    ) -> Result<(Self, Vec<Row>), String> {
+    ) -> Result<(Self, Vec<Row>)> {
         let at = |name: &str| dir.join(name);
-        let error = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
-        std::fs::create_dir_all(dir).map_err(|e| error(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
         for name in FILES {
             match std::fs::read(at(name)) {
                 Ok(bytes) if !force && !is_ours(name, &String::from_utf8_lossy(&bytes)) => {
-                    return Err(format!(
-                        "{}: not written by mosaic reproduce, so it is not replaced: choose another --output, or add --force",
-                        at(name).display()
+                    return Err(Error::file(
+                        at(name),
+                        "not written by mosaic reproduce, so it is not replaced: choose another --output, or add --force",
                     ))
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(error(&at(name), e)),
+                Err(e) => return Err(Error::io(at(name))(e)),
             }
         }
         let settings = serde_json::json!({ "mosaic_reproduce": settings });
-        let rows = if resume {
-            let earlier = std::fs::read_to_string(at("reproduce.run.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
-            match earlier {
-                None => {
-                    return Err(format!(
-                        "--resume: {} holds no run to resume (no reproduce.run.json); run without --resume",
-                        dir.display()
-                    ))
-                }
-                Some(earlier) if earlier != settings => {
-                    return Err(format!(
-                        "--resume: the run in {} had other settings ({}); run without --resume to start over",
-                        dir.display(),
+        let rows =
+            if resume {
+                let earlier = std::fs::read_to_string(at("reproduce.run.json"))
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+                match earlier {
+                    None => return Err(Error::file(
+                        dir,
+                        "--resume: it holds no run to resume (no reproduce.run.json); run without --resume",
+                    )),
+                    Some(earlier) if earlier != settings => {
+                        return Err(Error::file(
+                            dir,
+                            format!(
+                        "--resume: the run there had other settings ({}); run without --resume to start over",
                         earlier["mosaic_reproduce"]
-                    ))
+                    ),
+                        ))
+                    }
+                    Some(_) => {}
                 }
-                Some(_) => {}
-            }
-            let csv_path = at("reproduce.csv");
-            let text = std::fs::read_to_string(&csv_path).map_err(|e| error(&csv_path, e))?;
-            parse_csv(&text, test_count).map_err(|e| format!("--resume: {}: {e}", csv_path.display()))?
-        } else {
-            let json = serde_json::to_string_pretty(&settings).map_err(|e| e.to_string())?;
-            for (name, text) in [("reproduce.run.json", json), ("reproduce.csv", csv(&[]))] {
-                output::replace_file(&at(name), text.as_bytes()).map_err(|e| error(&at(name), e))?;
-            }
-            Vec::new()
-        };
+                let csv_path = at("reproduce.csv");
+                let text = std::fs::read_to_string(&csv_path).map_err(Error::io(&csv_path))?;
+                parse_csv(&csv_path, &text, test_count)?
+            } else {
+                let json = serde_json::to_string_pretty(&settings)
+                    .map_err(|e| Error::file(at("reproduce.run.json"), e.to_string()))?;
+                for (name, text) in [("reproduce.run.json", json), ("reproduce.csv", csv(&[]))] {
+                    output::replace_file(&at(name), text.as_bytes()).map_err(Error::io(at(name)))?;
+                }
+                Vec::new()
+            };
         Ok((
             Results {
                 dir: dir.to_path_buf(),
@@ -291,7 +309,7 @@ impl Results {
     ///
     /// # Errors
     /// The system's, naming the file.
-    pub fn append(&self, row: &Row) -> Result<(), String> {
+    pub fn append(&self, row: &Row) -> Result<()> {
         let path = self.dir.join("reproduce.csv");
         std::fs::OpenOptions::new()
             .append(true)
@@ -300,7 +318,7 @@ impl Results {
                 file.write_all(csv_line(row).as_bytes())?;
                 file.sync_data()
             })
-            .map_err(|e| format!("{}: {e}", path.display()))
+            .map_err(Error::io(&path))
     }
 
     /// Writes the finished table: `reproduce.md`, `reproduce.csv` (every row, in the plan's
@@ -308,14 +326,14 @@ impl Results {
     ///
     /// # Errors
     /// The file that could not be written.
-    pub fn finish(&self, markdown: &str, csv: &str, svg: &str) -> Result<(), String> {
+    pub fn finish(&self, markdown: &str, csv: &str, svg: &str) -> Result<()> {
         for (name, text) in [
             ("reproduce.md", markdown),
             ("reproduce.csv", csv),
             ("reproduce.svg", svg),
         ] {
             let path = self.dir.join(name);
-            output::replace_file(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+            output::replace_file(&path, text.as_bytes()).map_err(Error::io(&path))?;
         }
         Ok(())
     }
@@ -469,7 +487,8 @@ mod tests {
             .unwrap()
             .starts_with("T+A+V,lmf,0.75,0.7,0.3,0.2,0.5,0.16,3,"));
         // The CSV reads back exactly (a resumed run's rows are the finished run's).
-        let back = parse_csv(&csv, 10).unwrap();
+        let path = Path::new("reproduce.csv");
+        let back = parse_csv(path, &csv, 10).unwrap();
         assert_eq!(back.len(), 2);
         assert_eq!(
             (back[1].test, back[1].oracle_mae),
@@ -481,8 +500,11 @@ mod tests {
         );
         // A line cut short by an interruption is left out.
         let torn = &csv[..csv.len() - 3];
-        assert_eq!(parse_csv(torn, 10).unwrap().len(), 1);
-        assert!(parse_csv("a,b\n", 10).unwrap_err().contains("first line"));
+        assert_eq!(parse_csv(path, torn, 10).unwrap().len(), 1);
+        assert!(parse_csv(path, "a,b\n", 10)
+            .unwrap_err()
+            .to_string()
+            .contains("first line"));
         let svg = svg(&rows, "trimodal");
         assert_eq!(
             svg.matches("<rect").count(),

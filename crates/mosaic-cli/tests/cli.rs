@@ -148,9 +148,9 @@ fn bad_input_is_reported_and_nothing_is_written() {
         ),
         (
             &["train", "--fusion", "tfn", "--epochs", "many"],
-            "train: --epochs: `many` is not a whole number",
+            "invalid value 'many' for '--epochs <EPOCHS>'",
         ),
-        (&["eval", "--checkpoint", run_arg], "config.json: No such file"),
+        (&["eval", "--checkpoint", run_arg], "config.json: not found"),
         (
             &[
                 "train",
@@ -308,21 +308,29 @@ fn bad_training_options_are_refused() {
         (
             "--lr",
             "inf",
-            "--lr is inf, expected a finite learning rate above 0",
+            "training: lr is inf, expected a finite learning rate above 0",
         ),
         (
             "--lr",
             "NaN",
-            "--lr is NaN, expected a finite learning rate above 0",
+            "training: lr is NaN, expected a finite learning rate above 0",
         ),
         (
             "--lr",
             "-0.1",
-            "--lr is -0.1, expected a finite learning rate above 0",
+            "training: lr is -0.1, expected a finite learning rate above 0",
         ),
-        ("--epochs", "0", "--epochs is 0, expected at least 1"),
-        ("--batch-size", "0", "--batch-size is 0, expected at least 1"),
-        ("--rank", "100000", "model rank is 100000, expected 1 to 4096"),
+        ("--epochs", "0", "training: epochs is 0, expected at least 1"),
+        (
+            "--batch-size",
+            "0",
+            "training: batch_size is 0, expected at least 1",
+        ),
+        (
+            "--rank",
+            "100000",
+            "SentimentModel config: rank is 100000, expected 1 to 4096",
+        ),
     ] {
         let out = train_into(&run, &[option, value]);
         assert!(!out.status.success(), "{option} {value} accepted");
@@ -381,7 +389,7 @@ fn hostile_checkpoint_files_are_reported() {
     assert_ne!(huge, config);
     std::fs::write(run.join("config.json"), huge).unwrap();
     assert!(
-        eval().contains("model text_hidden is 1000000000000, expected 1 to 4096"),
+        eval().contains("SentimentModel config: text_hidden is 1000000000000, expected 1 to 4096"),
         "{}",
         eval()
     );
@@ -524,4 +532,63 @@ fn reproduce_is_bit_identical_for_any_thread_count() {
     assert_eq!(run("2"), one);
     assert_eq!(run("3"), one);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Every option of `train` is in its --help with its default; a misspelt command is answered
+/// with the right one; completion scripts name the commands.
+#[test]
+fn the_command_line_documents_itself() {
+    let help = text(&mosaic(&["train", "--help"]));
+    for option in [
+        "--fusion",
+        "--modalities",
+        "--dataset",
+        "--backend",
+        "--output",
+        "--force",
+        "--epochs",
+        "--patience",
+        "--batch-size",
+        "--lr",
+        "--seed",
+        "--rank",
+        "--fusion-out",
+        "--text-hidden",
+        "--text-out",
+        "--audio-hidden",
+        "--video-hidden",
+        "--dropout",
+    ] {
+        assert!(help.contains(option), "train --help lacks {option}:\n{help}");
+    }
+    for default in [
+        "[default: 60]",
+        "[default: 10]",
+        "[default: 32]",
+        "[default: 0.003]",
+        "[default: 7]",
+        "[default: 4]",
+        "[default: 0.1]",
+        "[default: flex]",
+        "[default: trimodal]",
+        "[default: text,audio,video]",
+    ] {
+        assert!(help.contains(default), "train --help lacks {default}:\n{help}");
+    }
+    let typo = mosaic(&["trian"]);
+    assert!(!typo.status.success());
+    assert!(
+        text(&typo).contains("tip: a similar subcommand exists: 'train'"),
+        "{}",
+        text(&typo)
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let script = mosaic(&["completions", shell]);
+        assert!(script.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&script.stdout);
+        assert!(
+            script.contains("reproduce") && script.contains("batch-size"),
+            "{shell}: {script}"
+        );
+    }
 }

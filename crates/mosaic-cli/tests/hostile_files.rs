@@ -12,10 +12,9 @@
 use mosaic::backend::{Cpu, CpuDevice};
 use mosaic::fusion::LowRankFusionConfig;
 use mosaic::interop::{to_safetensors_bytes, PytorchWeights, WeightStore};
+use mosaic::models::{FusionKind, ModelConfig};
+use mosaic::train::{Metrics, TrainOptions};
 use mosaic_cli::checkpoint::{self, Output, RunConfig, RunMetrics};
-use mosaic_cli::metrics::Metrics;
-use mosaic_cli::model::{FusionKind, ModelConfig};
-use mosaic_cli::train::TrainOptions;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 use std::path::{Path, PathBuf};

@@ -135,6 +135,19 @@ impl SplitName {
     }
 }
 
+impl FromStr for SplitName {
+    type Err = DataError;
+
+    fn from_str(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|split| split.name() == name)
+            .ok_or_else(|| {
+                DataError::Invalid(format!("unknown split `{name}` (expected train, valid or test)"))
+            })
+    }
+}
+
 /// A dataset in memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {

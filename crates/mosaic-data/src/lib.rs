@@ -25,6 +25,7 @@ mod dataset;
 mod error;
 pub mod folds;
 pub mod mosi;
+pub mod rng;
 pub mod synthetic;
 
 pub use dataset::{modality_set, Dataset, Modality, ModalitySet, Sample, SplitName, Term};

@@ -26,6 +26,7 @@
 //! clipped sum of the rest.
 
 use crate::dataset::{modality_set, Dataset, Modality, Sample, Term};
+use crate::rng::SplitMix64;
 
 /// Sizes and seed of the generated dataset; [`SyntheticConfig::default`] is the bundled one.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,37 +67,15 @@ impl Default for SyntheticConfig {
     }
 }
 
-/// Deterministic normal and uniform draws (splitmix64, Box–Muller).
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1].
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f32 {
-        let (u, v) = (self.uniform(), self.uniform());
-        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
-    }
-
-    fn normals(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| self.normal()).collect()
-    }
+/// `n` standard normal draws.
+fn normals(rng: &mut SplitMix64, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.normal()).collect()
 }
 
 /// A random unit vector of `width` entries.
-fn unit(rng: &mut Rng, width: usize) -> Vec<f32> {
+fn unit(rng: &mut SplitMix64, width: usize) -> Vec<f32> {
     loop {
-        let v = rng.normals(width);
+        let v = normals(rng, width);
         let norm = dot(&v, &v).sqrt();
         if norm > 1e-3 {
             return v.into_iter().map(|x| x / norm).collect();
@@ -119,15 +98,15 @@ pub fn generate(config: &SyntheticConfig) -> Dataset {
         config.video_width,
     ]
     .map(|n| n.max(1));
-    let mut rng = Rng(config.seed);
+    let mut rng = SplitMix64::new(config.seed);
     let [u, p, q] = [text_width, audio_width, video_width].map(|w| unit(&mut rng, w));
     let scale = 1.0 / (text_len as f32).sqrt();
     let [tb, ab, vb] = [Modality::Text, Modality::Audio, Modality::Video].map(|m| m.bit());
 
     let mut sample = |id: String| {
-        let text = rng.normals(text_len * text_width);
-        let audio = rng.normals(audio_width);
-        let video = rng.normals(video_width);
+        let text = normals(&mut rng, text_len * text_width);
+        let audio = normals(&mut rng, audio_width);
+        let video = normals(&mut rng, video_width);
         let t = text.chunks(text_width).map(|x| dot(x, &u)).sum::<f32>() * scale;
         let (a, v) = (dot(&audio, &p), dot(&video, &q));
         let terms = vec![

@@ -13,7 +13,7 @@
 //! that mosaic's own fused kernels (implemented for `CubeBackend`) are the ones that run.
 //! Training wraps any of them in [`Autodiff`].
 
-use crate::{MosaicError, Result};
+use crate::{AutodiffFusionBackend, MosaicError, Result};
 use std::fmt;
 use std::str::FromStr;
 
@@ -93,15 +93,64 @@ impl BackendKind {
         if self.is_compiled() {
             Ok(self)
         } else {
-            Err(MosaicError::Backend {
-                backend: self.name().into(),
-                message: format!(
-                    "not compiled into this build; rebuild with `--features {}`",
-                    self.name()
-                ),
-            })
+            Err(self.not_compiled())
         }
     }
+
+    fn not_compiled(self) -> MosaicError {
+        MosaicError::Backend {
+            backend: self.name().into(),
+            message: format!(
+                "not compiled into this build; rebuild with `--features {}`",
+                self.name()
+            ),
+        }
+    }
+
+    /// Runs `code` on this backend, wrapped in [`Autodiff`], on its default device: the one
+    /// place that turns a backend's name into its type.
+    ///
+    /// # Errors
+    /// [`MosaicError::Backend`] when this build does not include the backend.
+    ///
+    /// ```
+    /// use mosaic::backend::{BackendKind, OnBackend};
+    /// use mosaic::AutodiffFusionBackend;
+    ///
+    /// struct Name;
+    /// impl OnBackend for Name {
+    ///     type Output = String;
+    ///     fn run<B: AutodiffFusionBackend>(self, _device: B::Device) -> String {
+    ///         B::name(&Default::default())
+    ///     }
+    /// }
+    /// assert!(BackendKind::Flex.run(Name)?.contains("flex"));
+    /// # Ok::<(), mosaic::MosaicError>(())
+    /// ```
+    pub fn run<C: OnBackend>(self, code: C) -> Result<C::Output> {
+        match self {
+            #[cfg(feature = "flex")]
+            Self::Flex => Ok(code.run::<Autodiff<Flex>>(Default::default())),
+            #[cfg(feature = "ndarray")]
+            Self::NdArray => Ok(code.run::<Autodiff<NdArray>>(Default::default())),
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu => Ok(code.run::<Autodiff<Wgpu>>(Default::default())),
+            #[cfg(feature = "cuda")]
+            Self::Cuda => Ok(code.run::<Autodiff<Cuda>>(Default::default())),
+            #[allow(unreachable_patterns)]
+            _ => Err(self.not_compiled()),
+        }
+    }
+}
+
+/// Code generic over the backend, for [`BackendKind::run`] to call with the backend a name
+/// picks at run time.
+pub trait OnBackend {
+    /// What the code returns.
+    type Output;
+
+    /// The code, on the autodiff backend `B` and `device`.
+    fn run<B: AutodiffFusionBackend>(self, device: B::Device) -> Self::Output;
 }
 
 impl fmt::Display for BackendKind {

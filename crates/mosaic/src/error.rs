@@ -96,6 +96,30 @@ pub enum MosaicError {
         source: std::io::Error,
     },
 
+    /// A dataset could not be read, or is not what was asked for.
+    #[error(transparent)]
+    Data(#[from] mosaic_data::DataError),
+
+    /// A value handed to a model, the training loop or the metrics that they cannot use (a
+    /// setting out of its range, a batch without a modality the model reads, a dataset of
+    /// other widths).
+    #[error("{what}: {message}")]
+    Invalid {
+        /// What refused the value (`SentimentModel`, `training`, `Metrics`).
+        what: &'static str,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+
+    /// Training stopped on a loss or a validation prediction that is not finite.
+    #[error("training diverged in epoch {epoch}: {message}")]
+    Diverged {
+        /// The epoch (1-based).
+        epoch: usize,
+        /// What was not finite, and what to try.
+        message: String,
+    },
+
     /// A backend was asked for that this build does not include, or that has no device here.
     #[error("backend {backend}: {message}")]
     Backend {
@@ -115,9 +139,23 @@ impl MosaicError {
             | Self::Shape { layer: l, .. }
             | Self::Empty { layer: l, .. }
             | Self::Parameter { layer: l, .. } => *l = layer,
-            Self::Weights { .. } | Self::WeightsFile { .. } | Self::Io { .. } | Self::Backend { .. } => {}
+            Self::Weights { .. }
+            | Self::WeightsFile { .. }
+            | Self::Io { .. }
+            | Self::Backend { .. }
+            | Self::Data(_)
+            | Self::Invalid { .. }
+            | Self::Diverged { .. } => {}
         }
         self
+    }
+
+    /// A value `what` cannot use ([`MosaicError::Invalid`]).
+    pub fn invalid(what: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            what,
+            message: message.into(),
+        }
     }
 
     /// A configuration error for `layer`.

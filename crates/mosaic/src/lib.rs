@@ -10,6 +10,10 @@
 //!   low-rank fusion, all behind the [`fusion::Fusion`] trait.
 //! - [`subnet`]: the MLP sub-network (audio / visual vectors) and the LSTM sub-network
 //!   (text sequences) of the TFN / LMF reference models.
+//! - [`models`]: whole models built from them: the TFN / LMF reference sentiment model.
+//! - [`train`]: its training loop (Adam, L1 loss, early stopping) and the papers' metrics.
+//! - [`data`] (the `mosaic-data` crate): the datasets, and [`rng`], the one seeded random
+//!   generator.
 //! - [`interop`]: safetensors weights in the reference PyTorch layouts.
 //! - [`backend`]: the backends this build was compiled with, and how to pick one.
 //!
@@ -39,7 +43,9 @@ pub mod backend;
 mod error;
 pub mod fusion;
 pub mod interop;
+pub mod models;
 pub mod subnet;
+pub mod train;
 
 #[cfg(test)]
 extern crate self as mosaic;
@@ -47,4 +53,20 @@ extern crate self as mosaic;
 pub(crate) mod test_util;
 
 pub use error::{MosaicError, Result};
+pub use mosaic_data as data;
+pub use mosaic_data::rng;
 pub use mosaic_kernels::FusionBackend;
+
+/// An autodiff backend whose inner backend runs the fused ops too: the bound of everything
+/// that trains (`B::InnerBackend: FusionBackend` follows from it, for evaluation).
+pub trait AutodiffFusionBackend:
+    burn::tensor::backend::AutodiffBackend<InnerBackend: FusionBackend> + FusionBackend
+{
+}
+
+impl<B> AutodiffFusionBackend for B
+where
+    B: burn::tensor::backend::AutodiffBackend + FusionBackend,
+    B::InnerBackend: FusionBackend,
+{
+}

@@ -9,6 +9,7 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ops::FloatElem, DType, Tensor, TensorData};
 use mosaic::interop::{NamedTensor, PytorchWeights, WeightStore};
+use mosaic::rng::{SplitMix64, GOLDEN_GAMMA};
 use mosaic::{FusionBackend, Result};
 
 /// What every per-backend test runs on: an autodiff backend with the fusion ops.
@@ -74,19 +75,10 @@ macro_rules! for_each_backend {
 }
 pub(crate) use for_each_backend;
 
-/// `n` deterministic values, uniform in [-1, 1) (splitmix64): the same on every backend.
+/// `n` deterministic values, uniform in [-1, 1) ([`SplitMix64`]): the same on every backend.
 pub fn values(seed: u64, n: usize) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
+    let mut rng = SplitMix64::new(seed.wrapping_mul(GOLDEN_GAMMA).wrapping_add(1));
+    (0..n).map(|_| rng.signed_unit()).collect()
 }
 
 /// A tensor of deterministic values.

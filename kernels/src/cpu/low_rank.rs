@@ -17,13 +17,13 @@
 //! ```
 //!
 //! Same FLOPs as the GEMM formulation (the backward pass recomputes the projections), and
-//! no intermediate grows with the rank. The work is [`PARTS`] runs of (rows, rank) tasks
-//! ([`Work`]), fixed by the sizes alone. A run's only batch-sized intermediate is its partial
+//! no intermediate grows with the rank. The work is `PARTS` (12) runs of (rows, rank) tasks
+//! (`Work`), fixed by the sizes alone. A run's only batch-sized intermediate is its partial
 //! `h` (forward) or partial `∂ẑ_m` (backward) over the rows it touches, added up in run order
-//! as the runs finish ([`merge_in_order`](super::merge_in_order)), so about one per thread
+//! as the runs finish (`merge_in_order`), so about one per thread
 //! is alive at a time. The forward pass splits a large batch into runs that own whole rows
 //! (no sum over ranks is cut); the backward pass splits the ranks first, and the rows only
-//! when there are fewer ranks than [`PARTS`] (each split then sums its own `∂W_m[r]`, added
+//! when there are fewer ranks than 12 (each split then sums its own `∂W_m[r]`, added
 //! at the end in split order).
 
 use std::ops::Range;

@@ -13,11 +13,12 @@
 //! Results are bit-identical for any number of threads and on every run: the work is cut
 //! into parts whose number and bounds follow from the problem's sizes alone, whatever the
 //! size of the rayon pool; each part sums its share in a fixed order on whichever thread
-//! takes it, and the parts' partial sums are added in part order ([`ordered_parts`],
-//! [`merge_in_order`]). Where a part owns whole output rows (the low-rank forward pass),
-//! there is no partial sum at all. Neither the pool size nor work stealing decides how a
-//! floating-point sum is grouped. (The `gemm` crate's own threads split the
-//! output, never the inner dimension, so a parallel GEMM is as deterministic as a serial one.)
+//! takes it, and the parts' partial sums are added in part order (`ordered_parts`,
+//! `merge_in_order`). Where a part owns whole output rows (the low-rank forward pass on a
+//! batch of 12 × 256 rows or more), no sum over ranks is cut between parts. Neither the
+//! pool size nor work stealing decides how a floating-point sum is grouped. (The `gemm`
+//! crate's own threads split the output, never the inner dimension, so a parallel GEMM is
+//! as deterministic as a serial one.)
 
 pub mod low_rank;
 mod scratch;
@@ -134,8 +135,8 @@ fn ordered_parts<T: Send, A: Send>(
 /// in a queue, and whoever finishes the next one in line merges every queued result it
 /// unblocks. So results are merged as soon as the order allows (with parts of similar size,
 /// about one per thread is alive at a time, where collecting every result before adding
-/// them would keep them all), and no thread ever waits for another. `merge` runs on one
-/// thread at a time.
+/// them would keep them all), and no thread waits for another's part to finish (only, for
+/// the length of a merge, for the lock that `merge` runs under: one thread at a time).
 fn merge_in_order<T: Send, R: Send>(
     items: Vec<T>,
     part: impl Fn(T) -> R + Sync,

@@ -51,7 +51,11 @@ impl BilinearConfig {
 }
 
 impl<B: FusionBackend> Bilinear<B> {
-    /// `W vec([1; x] ⊗ [1; y]) + b` for `x`: `[batch, d_x]`, `y`: `[batch, d_y]`.
+    /// `W vec([1; x] ⊗ [1; y]) + b`.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, d_x]`, `y`: `[batch, d_y]`
+    /// - output: `[batch, O]`
     ///
     /// # Errors
     /// Widths or batch sizes that do not match the configuration, or an empty batch.
@@ -69,6 +73,14 @@ impl<B: FusionBackend> Fusion<B> for Bilinear<B> {
         self.fusion.output_dim()
     }
 
+    /// [`Bilinear::forward_pair`] of the two inputs.
+    ///
+    /// # Shapes
+    /// - `inputs[0]`: `[batch, d_x]`, `inputs[1]`: `[batch, d_y]`
+    /// - output: `[batch, O]`
+    ///
+    /// # Errors
+    /// As [`Fusion::forward`].
     fn forward(&self, inputs: &[Tensor<B, 2>]) -> crate::Result<Tensor<B, 2>> {
         self.fusion.forward(inputs).map_err(|e| e.for_layer(LAYER))
     }

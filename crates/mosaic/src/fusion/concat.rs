@@ -45,6 +45,14 @@ impl<B: Backend> Fusion<B> for Concat {
         self.modality_dims.iter().sum()
     }
 
+    /// `h = [z_1; …; z_M]`.
+    ///
+    /// # Shapes
+    /// - `inputs[m]`: `[batch, d_m]`
+    /// - output: `[batch, Σ_m d_m]`
+    ///
+    /// # Errors
+    /// As [`Fusion::forward`].
     fn forward(&self, inputs: &[Tensor<B, 2>]) -> crate::Result<Tensor<B, 2>> {
         validate_inputs(LAYER, &self.modality_dims, inputs)?;
         Ok(Tensor::cat(inputs.to_vec(), 1))

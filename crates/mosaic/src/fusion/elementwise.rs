@@ -40,8 +40,9 @@ pub struct ElementwiseConfig {
 pub struct Elementwise<B: Backend> {
     /// `P_m`, one per modality, when configured.
     pub projections: Option<Vec<Linear<B>>>,
-    /// Sum (`false`) or product (`true`).
-    pub product: bool,
+    /// Sum or product.
+    #[module(skip)]
+    pub op: ElementwiseOp,
     /// Widths `d_m`.
     pub modality_dims: Vec<usize>,
     /// Output width `k`.
@@ -97,7 +98,7 @@ impl ElementwiseConfig {
         });
         Ok(Elementwise {
             projections,
-            product: self.op == ElementwiseOp::Product,
+            op: self.op,
             modality_dims: self.modality_dims.clone(),
             d_output,
         })
@@ -113,16 +114,23 @@ impl<B: Backend> Fusion<B> for Elementwise<B> {
         self.d_output
     }
 
+    /// `h = Σ_m P_m(z_m)` or `Π_m P_m(z_m)`, element-wise.
+    ///
+    /// # Shapes
+    /// - `inputs[m]`: `[batch, d_m]` (all `d_m` equal without a projection)
+    /// - output: `[batch, k]`
+    ///
+    /// # Errors
+    /// As [`Fusion::forward`].
     fn forward(&self, inputs: &[Tensor<B, 2>]) -> crate::Result<Tensor<B, 2>> {
         validate_inputs(LAYER, &self.modality_dims, inputs)?;
         let projected = inputs.iter().enumerate().map(|(m, z)| match &self.projections {
             Some(projections) => projections[m].forward(z.clone()),
             None => z.clone(),
         });
-        let fused = if self.product {
-            projected.reduce(|a, b| a * b)
-        } else {
-            projected.reduce(|a, b| a + b)
+        let fused = match self.op {
+            ElementwiseOp::Sum => projected.reduce(|a, b| a + b),
+            ElementwiseOp::Product => projected.reduce(|a, b| a * b),
         };
         Ok(fused.expect("validated: at least two modalities"))
     }

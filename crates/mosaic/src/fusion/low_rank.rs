@@ -130,6 +130,14 @@ impl<B: FusionBackend> Fusion<B> for LowRankFusion<B> {
         self.bias.lazy_shape().dims::<2>()[1]
     }
 
+    /// `h = Σ_r w_r · Π_m (ẑ_m · W_m[r]) + b` (`B::low_rank_fusion`).
+    ///
+    /// # Shapes
+    /// - `inputs[m]`: `[batch, d_m]`
+    /// - output: `[batch, O]`
+    ///
+    /// # Errors
+    /// As [`Fusion::forward`].
     fn forward(&self, inputs: &[Tensor<B, 2>]) -> crate::Result<Tensor<B, 2>> {
         validate_inputs(LAYER, &self.modality_dims, inputs)?;
         self.check_parameters()?;

@@ -97,6 +97,14 @@ impl<B: Backend> Fusion<B> for MlpFusion<B> {
         self.d_output
     }
 
+    /// The MLP of `[z_1; …; z_M]`.
+    ///
+    /// # Shapes
+    /// - `inputs[m]`: `[batch, d_m]`
+    /// - output: `[batch, O]`
+    ///
+    /// # Errors
+    /// As [`Fusion::forward`].
     fn forward(&self, inputs: &[Tensor<B, 2>]) -> crate::Result<Tensor<B, 2>> {
         validate_inputs(LAYER, &self.modality_dims, inputs)?;
         let (output, hidden) = self.layers.split_last().expect("at least the output layer");

@@ -48,7 +48,11 @@ pub trait Fusion<B: Backend> {
     /// Width of the fused output.
     fn output_dim(&self) -> usize;
 
-    /// Fuses `inputs[m]` of shape `[batch, d_m]` into `[batch, output_dim]`.
+    /// Fuses the modality vectors into one.
+    ///
+    /// # Shapes
+    /// - `inputs[m]`: `[batch, d_m]`, `m` in the order of the configuration
+    /// - output: `[batch, output_dim]`
     ///
     /// # Errors
     /// [`MosaicError::ModalityCount`](crate::MosaicError::ModalityCount) when the number of

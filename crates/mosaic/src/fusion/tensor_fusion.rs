@@ -170,6 +170,14 @@ impl<B: FusionBackend> Fusion<B> for TensorFusion<B> {
         self.weight.lazy_shape().dims::<2>()[1]
     }
 
+    /// `h = vec(ẑ_1 ⊗ … ⊗ ẑ_M) · W + b`, computed without the outer product (`B::tensor_fusion`).
+    ///
+    /// # Shapes
+    /// - `inputs[m]`: `[batch, d_m]`
+    /// - output: `[batch, O]`
+    ///
+    /// # Errors
+    /// As [`Fusion::forward`].
     fn forward(&self, inputs: &[Tensor<B, 2>]) -> crate::Result<Tensor<B, 2>> {
         validate_inputs(LAYER, &self.modality_dims, inputs)?;
         self.check_parameters()?;

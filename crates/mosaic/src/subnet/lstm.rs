@@ -65,7 +65,11 @@ impl LstmSubnetConfig {
 }
 
 impl<B: Backend> LstmSubnet<B> {
-    /// Encodes `x`: `[batch, time, d_in]` into `[batch, d_out]`.
+    /// Encodes the sequence `x` into a vector of width `d_out` (from the last hidden state).
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, time, d_in]`
+    /// - output: `[batch, d_out]`
     ///
     /// # Errors
     /// A width other than `d_in`, an empty batch or an empty sequence.

@@ -67,7 +67,11 @@ impl MlpSubnetConfig {
 }
 
 impl<B: Backend> MlpSubnet<B> {
-    /// Encodes `x`: `[batch, d_in]` into `[batch, h]`.
+    /// Encodes `x` into a vector of width `h`.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, d_in]`
+    /// - output: `[batch, h]`
     ///
     /// # Errors
     /// A width other than `d_in` ([`MosaicError::Shape`](crate::MosaicError::Shape), modality 0), or an empty batch.

@@ -8,6 +8,7 @@
 //! - **MAE**: mean absolute error over all segments;
 //! - **correlation**: Pearson's r between predictions and labels.
 
+use crate::{MosaicError, Result};
 use serde::{Deserialize, Serialize};
 
 /// The papers' metrics on one split.
@@ -37,22 +38,28 @@ impl Metrics {
     /// # Errors
     /// Lengths that differ, no labels, or a prediction or label that is not finite (a NaN
     /// would otherwise count as a correct negative and as class 0).
-    pub fn new(predictions: &[f32], labels: &[f32]) -> Result<Metrics, String> {
+    pub fn new(predictions: &[f32], labels: &[f32]) -> Result<Metrics> {
         if predictions.len() != labels.len() || labels.is_empty() {
-            return Err(format!(
-                "metrics need one prediction per label and at least one: {} predictions, {} labels",
-                predictions.len(),
-                labels.len()
+            return Err(MosaicError::invalid(
+                "Metrics",
+                format!(
+                    "one prediction per label and at least one are needed: {} predictions, {} labels",
+                    predictions.len(),
+                    labels.len()
+                ),
             ));
         }
         for (what, values) in [("predictions", predictions), ("labels", labels)] {
             let bad = values.iter().filter(|x| !x.is_finite()).count();
             if bad > 0 {
                 let first = values.iter().position(|x| !x.is_finite()).unwrap_or(0);
-                return Err(format!(
-                    "{bad} of {} {what} are not finite (the first, number {first}, is {})",
-                    values.len(),
-                    values[first]
+                return Err(MosaicError::invalid(
+                    "Metrics",
+                    format!(
+                        "{bad} of {} {what} are not finite (the first, number {first}, is {})",
+                        values.len(),
+                        values[first]
+                    ),
                 ));
             }
         }
@@ -162,13 +169,13 @@ mod tests {
     fn non_finite_predictions_are_refused() {
         let error = Metrics::new(&[0.5, f32::NAN, -1.0], &[1.0, -1.0, -1.0]).unwrap_err();
         assert_eq!(
-            error,
-            "1 of 3 predictions are not finite (the first, number 1, is NaN)"
+            error.to_string(),
+            "Metrics: 1 of 3 predictions are not finite (the first, number 1, is NaN)"
         );
         let error = Metrics::new(&[0.5], &[f32::INFINITY]).unwrap_err();
         assert_eq!(
-            error,
-            "1 of 1 labels are not finite (the first, number 0, is inf)"
+            error.to_string(),
+            "Metrics: 1 of 1 labels are not finite (the first, number 0, is inf)"
         );
         assert!(Metrics::new(&[0.5], &[1.0, 2.0]).is_err());
         assert!(Metrics::new(&[], &[]).is_err());

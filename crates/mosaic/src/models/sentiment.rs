@@ -1,4 +1,5 @@
-//! The TFN / LMF reference architecture for sentiment regression: one sub-network per
+//! The TFN / LMF reference architecture for sentiment regression (Zadeh et al. 2017, Liu et
+//! al. 2018): one sub-network per
 //! modality (an LSTM over the word vectors for text, an MLP for audio and for video), a
 //! fusion layer, and a regression head whose output is squashed into the label range:
 //!
@@ -10,19 +11,19 @@
 //! ŷ = 6 σ(w·h + b) − 3                            [B, 1], in (−3, 3)
 //! ```
 
+use crate::fusion::{
+    Bilinear, BilinearConfig, Concat, ConcatConfig, Elementwise, ElementwiseConfig, ElementwiseOp, Fusion,
+    LowRankFusion, LowRankFusionConfig, MlpFusion, MlpFusionConfig, TensorFusion, TensorFusionConfig,
+};
+use crate::subnet::{LstmSubnet, LstmSubnetConfig, MlpSubnet, MlpSubnetConfig};
+use crate::{FusionBackend, MosaicError};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use mosaic::fusion::{
-    Bilinear, BilinearConfig, Concat, ConcatConfig, Elementwise, ElementwiseConfig, ElementwiseOp, Fusion,
-    LowRankFusion, LowRankFusionConfig, MlpFusion, MlpFusionConfig, TensorFusion, TensorFusionConfig,
-};
-use mosaic::subnet::{LstmSubnet, LstmSubnetConfig, MlpSubnet, MlpSubnetConfig};
-use mosaic::FusionBackend;
-use mosaic_data::Modality;
+use mosaic_data::{Dataset, Modality};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -80,12 +81,15 @@ impl fmt::Display for FusionKind {
 }
 
 impl FromStr for FusionKind {
-    type Err = String;
+    type Err = MosaicError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> crate::Result<Self> {
         Self::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
             let names: Vec<_> = Self::ALL.iter().map(|k| k.name()).collect();
-            format!("unknown fusion `{s}` (expected one of {})", names.join(", "))
+            MosaicError::invalid(
+                MODEL,
+                format!("unknown fusion `{s}` (expected one of {})", names.join(", ")),
+            )
         })
     }
 }
@@ -186,19 +190,35 @@ pub struct Batch<B: Backend> {
     pub labels: Tensor<B, 2>,
 }
 
+/// The name errors give this model.
+const MODEL: &str = "SentimentModel";
+
 /// The largest input feature width (from the data) a model is built for.
 pub const MAX_INPUT_WIDTH: usize = 1 << 16;
 /// The largest hidden or output width, rank or text length of a model.
 pub const MAX_WIDTH: usize = 1 << 12;
 
 impl ModelConfig {
+    /// The default sizes for `modalities` of `data` (its sequence length and widths), fused
+    /// by `fusion`.
+    pub fn for_dataset(data: &Dataset, modalities: &[Modality], fusion: FusionKind) -> Self {
+        ModelConfig::new(
+            modalities.iter().map(|m| m.name().to_string()).collect(),
+            fusion,
+            data.text_len,
+            data.text_width,
+            data.audio_width,
+            data.video_width,
+        )
+    }
+
     /// Checks every size against its limit ([`MAX_INPUT_WIDTH`] for the data's widths,
     /// [`MAX_WIDTH`] for the rest; at least 1 each), the dropout and the modalities, before
     /// anything is allocated: sizes from a `config.json` or the command line pass here.
     ///
     /// # Errors
     /// Names the field, its value and the allowed range.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> crate::Result<()> {
         self.modality_list()?;
         for (name, value, max) in [
             ("text_len", self.text_len, MAX_WIDTH),
@@ -213,13 +233,16 @@ impl ModelConfig {
             ("rank", self.rank, MAX_WIDTH),
         ] {
             if !(1..=max).contains(&value) {
-                return Err(format!("model {name} is {value}, expected 1 to {max}"));
+                return Err(MosaicError::config(
+                    MODEL,
+                    format!("{name} is {value}, expected 1 to {max}"),
+                ));
             }
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(format!(
-                "model dropout is {}, expected a number in [0, 1)",
-                self.dropout
+            return Err(MosaicError::config(
+                MODEL,
+                format!("dropout is {}, expected a number in [0, 1)", self.dropout),
             ));
         }
         Ok(())
@@ -278,8 +301,8 @@ impl ModelConfig {
     ///
     /// # Errors
     /// An unknown or repeated name.
-    pub fn modality_list(&self) -> Result<Vec<Modality>, String> {
-        Modality::parse_list(&self.modalities.join(",")).map_err(|e| e.to_string())
+    pub fn modality_list(&self) -> crate::Result<Vec<Modality>> {
+        Ok(Modality::parse_list(&self.modalities.join(","))?)
     }
 
     /// Builds the model with fresh weights.
@@ -287,7 +310,7 @@ impl ModelConfig {
     /// # Errors
     /// A size [`ModelConfig::check`] refuses, or a configuration the layers reject (e.g.
     /// bilinear fusion of three modalities), with the layer's message.
-    pub fn init<B: FusionBackend>(&self, device: &B::Device) -> Result<SentimentModel<B>, String> {
+    pub fn init<B: FusionBackend>(&self, device: &B::Device) -> crate::Result<SentimentModel<B>> {
         self.check()?;
         let modalities = self.modality_list()?;
         let uses = |m: Modality| modalities.contains(&m);
@@ -307,10 +330,9 @@ impl ModelConfig {
                 })
                 .transpose()
         };
-        let error = |e: mosaic::MosaicError| e.to_string();
-        let text = text.map_err(error)?;
-        let audio = mlp(Modality::Audio, self.audio_width, self.audio_hidden).map_err(error)?;
-        let video = mlp(Modality::Video, self.video_width, self.video_hidden).map_err(error)?;
+        let text = text?;
+        let audio = mlp(Modality::Audio, self.audio_width, self.audio_hidden)?;
+        let video = mlp(Modality::Video, self.video_width, self.video_hidden)?;
         let dims: Vec<usize> = modalities
             .iter()
             .map(|m| match m {
@@ -339,10 +361,13 @@ impl ModelConfig {
                     .init(device)
                     .map(FusionLayer::Bilinear),
                 _ => {
-                    return Err(format!(
-                        "bilinear fusion takes exactly 2 modalities, got {} ({})",
-                        dims.len(),
-                        self.modalities.join(",")
+                    return Err(MosaicError::config(
+                        MODEL,
+                        format!(
+                            "bilinear fusion takes exactly 2 modalities, got {} ({})",
+                            dims.len(),
+                            self.modalities.join(",")
+                        ),
                     ))
                 }
             },
@@ -352,8 +377,7 @@ impl ModelConfig {
             FusionKind::Lmf => LowRankFusionConfig::new(dims.clone(), out, self.rank)
                 .init(device)
                 .map(FusionLayer::LowRank),
-        }
-        .map_err(error)?;
+        }?;
         let head = LinearConfig::new(fusion.layer().output_dim(), 1).init(device);
         Ok(SentimentModel {
             text,
@@ -366,16 +390,26 @@ impl ModelConfig {
 }
 
 impl<B: FusionBackend> SentimentModel<B> {
-    /// Predictions `[B, 1]` in (−3, 3).
+    /// Predictions in (−3, 3).
+    ///
+    /// # Shapes
+    /// - `batch.text`: `[batch, text_len, text_width]`; `batch.audio`: `[batch, audio_width]`;
+    ///   `batch.video`: `[batch, video_width]` (those the model reads)
+    /// - output: `[batch, 1]`
     ///
     /// # Errors
     /// A batch without a tensor for one of the model's modalities, or of the wrong shape.
-    pub fn forward(&self, batch: &Batch<B>) -> Result<Tensor<B, 2>, String> {
-        let missing = |m: &str| format!("the batch has no {m} tensor, but the model reads {m}");
+    pub fn forward(&self, batch: &Batch<B>) -> crate::Result<Tensor<B, 2>> {
+        let missing = |m: &str| {
+            MosaicError::invalid(
+                MODEL,
+                format!("the batch has no {m} tensor, but the model reads {m}"),
+            )
+        };
         let mut inputs = Vec::new();
         if let Some(net) = &self.text {
             let x = batch.text.clone().ok_or_else(|| missing("text"))?;
-            inputs.push(net.forward(x).map_err(|e| e.to_string())?);
+            inputs.push(net.forward(x)?);
         }
         for (net, x, name) in [
             (&self.audio, &batch.audio, "audio"),
@@ -383,10 +417,10 @@ impl<B: FusionBackend> SentimentModel<B> {
         ] {
             if let Some(net) = net {
                 let x = x.clone().ok_or_else(|| missing(name))?;
-                inputs.push(net.forward(x).map_err(|e| e.to_string())?);
+                inputs.push(net.forward(x)?);
             }
         }
-        let fused = self.fusion.layer().forward(&inputs).map_err(|e| e.to_string())?;
+        let fused = self.fusion.layer().forward(&inputs)?;
         Ok(sigmoid(self.head.forward(fused)) * 6.0 - 3.0)
     }
 }
@@ -394,8 +428,8 @@ impl<B: FusionBackend> SentimentModel<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::{Cpu, CpuDevice};
     use burn::module::Module;
-    use mosaic::backend::{Cpu, CpuDevice};
 
     fn config(modalities: &[&str], fusion: FusionKind) -> ModelConfig {
         ModelConfig::new(
@@ -434,15 +468,18 @@ mod tests {
         huge.rank = 1 << 40;
         let error = huge.init::<Cpu>(&device).unwrap_err();
         assert_eq!(
-            error,
-            format!("model rank is {}, expected 1 to {MAX_WIDTH}", 1usize << 40)
+            error.to_string(),
+            format!(
+                "SentimentModel config: rank is {}, expected 1 to {MAX_WIDTH}",
+                1usize << 40
+            )
         );
         assert!(huge.least_weight_elements() >= (1u64 << 40) * (8 + 1 + 8 + 1) * 16);
         let mut zero = config(&["audio"], FusionKind::Concat);
         zero.audio_width = 0;
         assert_eq!(
-            zero.check().unwrap_err(),
-            format!("model audio_width is 0, expected 1 to {MAX_INPUT_WIDTH}")
+            zero.check().unwrap_err().to_string(),
+            format!("SentimentModel config: audio_width is 0, expected 1 to {MAX_INPUT_WIDTH}")
         );
         let mut saturated = config(&["text", "audio", "video"], FusionKind::Tfn);
         saturated.text_out = usize::MAX;

@@ -1,15 +1,41 @@
-//! Training with Adam on the L1 loss, early stopping on the validation MAE, and evaluation.
+//! Training the [`SentimentModel`] of [`crate::models`]: Adam on the L1 loss, early stopping
+//! on the validation MAE, and the papers' [`Metrics`]. Deterministic: the same
+//! [`TrainOptions::seed`] gives the same weights, batch order and metrics, bit for bit, on
+//! any number of threads.
+//!
+//! ```
+//! use mosaic::backend::{Autodiff, Flex};
+//! use mosaic::data::Modality;
+//! use mosaic::models::{FusionKind, ModelConfig};
+//! use mosaic::train::{evaluate, fit, TrainOptions};
+//!
+//! let (data, _report) = mosaic::data::load("trimodal")?;
+//! let config = ModelConfig::for_dataset(&data, &Modality::ALL, FusionKind::Lmf);
+//! let options = TrainOptions { epochs: 2, ..TrainOptions::default() };
+//! let device = Default::default();
+//! let fitted = fit::<Autodiff<Flex>>(&config, &data, &options, &device, |_progress| {})?;
+//! let test = evaluate(&fitted.model, &config, &data.test, &device)?;
+//! assert_eq!((fitted.epochs_run, test.count), (2, data.test.len()));
+//! # Ok::<(), mosaic::MosaicError>(())
+//! ```
 
-use crate::metrics::Metrics;
-use crate::model::{Batch, ModelConfig, SentimentModel};
-use crate::progress::Progress;
+mod metrics;
+
+pub use metrics::Metrics;
+
+use crate::models::{Batch, ModelConfig, SentimentModel};
+use crate::{AutodiffFusionBackend, FusionBackend, MosaicError, Result};
 use burn::module::AutodiffModule;
+use burn::nn::loss::{LpLossConfig, Reduction};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Tensor, TensorData};
-use mosaic::FusionBackend;
+use mosaic_data::rng::SplitMix64;
 use mosaic_data::{Dataset, Modality, Sample};
 use serde::{Deserialize, Serialize};
+
+/// The name errors give the training loop.
+const TRAINING: &str = "training";
 
 /// Optimisation settings; saved with the checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,24 +70,61 @@ impl TrainOptions {
     ///
     /// # Errors
     /// Names the option, its value and what is expected.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<()> {
         for (name, value) in [
             ("epochs", self.epochs),
             ("patience", self.patience),
-            ("batch-size", self.batch_size),
+            ("batch_size", self.batch_size),
         ] {
             if value == 0 {
-                return Err(format!("--{name} is 0, expected at least 1"));
+                return Err(MosaicError::invalid(
+                    TRAINING,
+                    format!("{name} is 0, expected at least 1"),
+                ));
             }
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(format!(
-                "--lr is {}, expected a finite learning rate above 0 (e.g. 0.003)",
-                self.lr
+            return Err(MosaicError::invalid(
+                TRAINING,
+                format!(
+                    "lr is {}, expected a finite learning rate above 0 (e.g. 0.003)",
+                    self.lr
+                ),
             ));
         }
         Ok(())
     }
+}
+
+/// What [`fit`] reports while it trains.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Progress {
+    /// After each batch: the running mean of the epoch's training L1 loss.
+    Batch {
+        /// The epoch (1-based) and the most epochs.
+        epoch: usize,
+        /// [`TrainOptions::epochs`].
+        epochs: usize,
+        /// The batch (1-based) and the batches per epoch.
+        step: usize,
+        /// Batches per epoch.
+        steps: usize,
+        /// Mean L1 loss of the epoch's batches so far.
+        loss: f64,
+    },
+    /// After each epoch.
+    Epoch {
+        /// The epoch (1-based).
+        epoch: usize,
+        /// [`TrainOptions::epochs`].
+        epochs: usize,
+        /// Mean training L1 loss of the epoch.
+        train_loss: f64,
+        /// Validation MAE after the epoch.
+        valid_mae: f64,
+        /// Whether it is the best so far (its weights are kept).
+        best: bool,
+    },
 }
 
 /// A trained model and how training went.
@@ -75,11 +138,7 @@ pub struct Fitted<B: Backend> {
 }
 
 /// Tensors for `samples`, for the modalities of `config`.
-pub fn batch<B: Backend>(
-    samples: &[&Sample],
-    config: &ModelConfig,
-    device: &B::Device,
-) -> Result<Batch<B>, String> {
+pub fn batch<B: Backend>(samples: &[&Sample], config: &ModelConfig, device: &B::Device) -> Result<Batch<B>> {
     let modalities = config.modality_list()?;
     let n = samples.len();
     let gather = |f: fn(&Sample) -> &[f32]| {
@@ -110,7 +169,7 @@ pub fn batch<B: Backend>(
 ///
 /// # Errors
 /// Names the modality and both widths.
-pub fn check_widths(config: &ModelConfig, data: &Dataset) -> Result<(), String> {
+pub fn check_widths(config: &ModelConfig, data: &Dataset) -> Result<()> {
     let pairs = [
         ("text sequence length", config.text_len, data.text_len),
         ("text word-vector width", config.text_width, data.text_width),
@@ -119,9 +178,12 @@ pub fn check_widths(config: &ModelConfig, data: &Dataset) -> Result<(), String> 
     ];
     for (what, expected, actual) in pairs {
         if expected != actual {
-            return Err(format!(
-                "the model expects {what} {expected}, dataset `{}` has {actual}",
-                data.name
+            return Err(MosaicError::invalid(
+                "SentimentModel",
+                format!(
+                    "the model expects {what} {expected}, dataset `{}` has {actual}",
+                    data.name
+                ),
             ));
         }
     }
@@ -134,7 +196,7 @@ pub fn predict<B: FusionBackend>(
     config: &ModelConfig,
     samples: &[Sample],
     device: &B::Device,
-) -> Result<Vec<f32>, String> {
+) -> Result<Vec<f32>> {
     let mut out = Vec::with_capacity(samples.len());
     for chunk in samples.chunks(256) {
         let refs: Vec<&Sample> = chunk.iter().collect();
@@ -150,22 +212,10 @@ pub fn evaluate<B: FusionBackend>(
     config: &ModelConfig,
     samples: &[Sample],
     device: &B::Device,
-) -> Result<Metrics, String> {
+) -> Result<Metrics> {
     let predictions = predict(model, config, samples, device)?;
     let labels: Vec<f32> = samples.iter().map(|s| s.label).collect();
     Metrics::new(&predictions, &labels)
-}
-
-/// Deterministic batch order (splitmix64 Fisher–Yates).
-fn shuffle(order: &mut [usize], seed: u64) {
-    let mut state = seed;
-    for i in (1..order.len()).rev() {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        order.swap(i, ((z ^ (z >> 31)) % (i as u64 + 1)) as usize);
-    }
 }
 
 /// Trains a model of `config` on `data.train`, keeping the weights of the epoch with the
@@ -174,18 +224,16 @@ fn shuffle(order: &mut [usize], seed: u64) {
 /// # Errors
 /// Options [`TrainOptions::check`] refuses, a configuration the layers reject, a dataset of
 /// other widths, or training that diverges: a loss or a validation prediction that is not
-/// finite stops it with an error naming the epoch.
-pub fn fit<B>(
+/// finite stops it with [`MosaicError::Diverged`], naming the epoch.
+///
+/// `progress` is called after every batch and every epoch (e.g. to draw a progress bar).
+pub fn fit<B: AutodiffFusionBackend>(
     config: &ModelConfig,
     data: &Dataset,
     options: &TrainOptions,
     device: &B::Device,
-    progress: &Progress,
-) -> Result<Fitted<B::InnerBackend>, String>
-where
-    B: AutodiffBackend + FusionBackend,
-    B::InnerBackend: FusionBackend,
-{
+    mut progress: impl FnMut(Progress),
+) -> Result<Fitted<B::InnerBackend>> {
     options.check()?;
     check_widths(config, data)?;
     B::seed(device, options.seed);
@@ -195,20 +243,19 @@ where
     let steps = data.train.len().div_ceil(options.batch_size);
     let mut best: Option<(SentimentModel<B::InnerBackend>, usize, f64)> = None;
     let mut epochs_run = 0;
-    let diverged = |epoch: usize, what: String| {
-        format!(
-            "training diverged in epoch {epoch}: {what}; try a lower learning rate (--lr, now {})",
-            options.lr
-        )
+    let diverged = |epoch: usize, what: String| MosaicError::Diverged {
+        epoch,
+        message: format!("{what}; try a lower learning rate (lr is {})", options.lr),
     };
     for epoch in 1..=options.epochs {
         epochs_run = epoch;
-        shuffle(&mut order, options.seed.wrapping_add(epoch as u64));
+        SplitMix64::new(options.seed.wrapping_add(epoch as u64)).shuffle(&mut order);
         let mut total = 0.0;
         for (step, indices) in order.chunks(options.batch_size).enumerate() {
             let samples: Vec<&Sample> = indices.iter().map(|&i| &data.train[i]).collect();
             let batch = batch::<B>(&samples, config, device)?;
-            let loss = (model.forward(&batch)? - batch.labels.clone()).abs().mean();
+            let loss =
+                LpLossConfig::l1().forward(model.forward(&batch)?, batch.labels.clone(), Reduction::Mean);
             let value = loss.clone().into_scalar().elem::<f64>();
             if !value.is_finite() {
                 return Err(diverged(
@@ -219,26 +266,26 @@ where
             total += value * samples.len() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(options.lr, model, grads);
-            progress.batch(
+            progress(Progress::Batch {
                 epoch,
-                options.epochs,
-                step + 1,
+                epochs: options.epochs,
+                step: step + 1,
                 steps,
-                total / ((step * options.batch_size + samples.len()) as f64),
-            );
+                loss: total / ((step * options.batch_size + samples.len()) as f64),
+            });
         }
         let valid_model = model.valid();
         let valid_mae = evaluate(&valid_model, config, &data.valid, device)
             .map_err(|e| diverged(epoch, format!("on the validation split, {e}")))?
             .mae;
         let improved = best.as_ref().is_none_or(|(_, _, mae)| valid_mae < *mae);
-        progress.epoch(
+        progress(Progress::Epoch {
             epoch,
-            options.epochs,
-            total / data.train.len() as f64,
+            epochs: options.epochs,
+            train_loss: total / data.train.len() as f64,
             valid_mae,
-            improved,
-        );
+            best: improved,
+        });
         if improved {
             best = Some((valid_model, epoch, valid_mae));
         } else if best
@@ -248,31 +295,10 @@ where
             break;
         }
     }
-    progress.finish();
-    let (model, best_epoch, _) = best.expect("at least one epoch ran");
+    let (model, best_epoch, _) = best.ok_or_else(|| MosaicError::invalid(TRAINING, "no epoch ran"))?;
     Ok(Fitted {
         model,
         best_epoch,
         epochs_run,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shuffle_is_a_seeded_permutation() {
-        let mut a: Vec<usize> = (0..100).collect();
-        let mut b = a.clone();
-        shuffle(&mut a, 3);
-        shuffle(&mut b, 3);
-        assert_eq!(a, b);
-        let mut sorted = a.clone();
-        sorted.sort_unstable();
-        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
-        assert_ne!(a, (0..100).collect::<Vec<_>>());
-        shuffle(&mut b, 4);
-        assert_ne!(a, b);
-    }
 }
