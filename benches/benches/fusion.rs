@@ -140,14 +140,14 @@ where
             let h = layer.forward(&inputs).expect("valid inputs");
             sync::<B>(device);
             h
-        })
+        });
     });
 
     let trainable = case.build::<Autodiff<B>>(device).expect("a valid benchmark case");
     let train_inputs: Vec<_> = case
         .inputs::<Autodiff<B>>(device)
         .into_iter()
-        .map(|x| x.require_grad())
+        .map(burn::Tensor::require_grad)
         .collect();
     let mut step = || {
         let grads = trainable
@@ -168,7 +168,7 @@ where
             let y = a.clone().matmul(w.clone());
             sync::<B>(device);
             y
-        })
+        });
     });
     group.finish();
 

@@ -38,7 +38,7 @@ fn main() {
             let inputs: Vec<_> = case
                 .inputs::<Autodiff<Flex>>(&device)
                 .into_iter()
-                .map(|x| x.require_grad())
+                .map(burn::Tensor::require_grad)
                 .collect();
             reset_peak_memory();
             let (Some(before), start) = (resident_memory(), std::time::Instant::now()) else {

@@ -81,7 +81,7 @@ impl Split {
 
     /// Rows of the largest chunk (the first).
     pub(crate) fn rows(&self) -> usize {
-        self.chunks.first().map_or(0, |chunk| chunk.len())
+        self.chunks.first().map_or(0, std::iter::ExactSizeIterator::len)
     }
 
     /// `W: [P, O]` seen as `[Q, L·O]` (a reshape of contiguous memory).

@@ -8,9 +8,11 @@
 //! - `cargo xtask demo [FUSION]`: the example that trains the sentiment model from Rust.
 //! - `cargo xtask bench --backend B [--quick] [--filter PATTERN]`: the benchmarks and their
 //!   report (`bench.rs`, docs/benchmarks.md).
+//! - `cargo xtask lint`: clippy on every target with every backend, warnings denied (the
+//!   workspace's `[lints]`: `missing_docs` and a pedantic subset, in the root Cargo.toml).
 //! - `cargo xtask ci`: exactly what `.ci/run` runs after installing system packages:
-//!   `cargo xtask reproduce`, then `cargo xtask test`, ending with one summary line
-//!   (`tests: N passed, N failed, N skipped`).
+//!   `cargo xtask lint`, `cargo xtask reproduce`, then `cargo xtask test`, ending with one
+//!   summary line (`tests: N passed, N failed, N skipped`).
 //!
 //! Every command builds `mosaic` with one feature set (`flex,ndarray,wgpu,cuda`), so tests,
 //! the CLI and the CUDA compile check share one build of burn.
@@ -44,6 +46,7 @@ fn run(args: &[String]) -> Result<(), String> {
         Some("test") => test(&args[1..]),
         Some("demo") => demo(&args[1..]),
         Some("reproduce") => reproduce(&args[1..]),
+        Some("lint") => lint(),
         Some("ci") => ci(),
         Some("bench") => bench::run(&args[1..]),
         Some("help") | Some("--help") | Some("-h") | None => {
@@ -61,7 +64,8 @@ fn usage() -> &'static str {
      \x20 test [--backend all|flex|ndarray|wgpu|cuda]  run the test suite (default: all = flex, ndarray, wgpu)\n\
      \x20 reproduce [ARGS]                             `mosaic reproduce`: the sentiment table on the bundled data\n\
      \x20 demo [FUSION]                                train the sentiment model from Rust (FUSION: tfn, lmf, …)\n\
-     \x20 ci                                           what .ci/run runs: reproduce, then the tests\n\
+     \x20 lint                                         clippy on every target and backend, warnings denied\n\
+     \x20 ci                                           what .ci/run runs: lint, reproduce, then the tests\n\
      \x20 bench --backend B [--quick] [--filter PAT]    benchmarks; report in target/mosaic-bench/B/"
 }
 
@@ -286,9 +290,24 @@ fn reproduce(args: &[String]) -> Result<(), String> {
         .ok_or_else(|| format!("mosaic reproduce failed ({status})"))
 }
 
-/// The README's main command (`mosaic reproduce` on the bundled data), then the whole test
-/// suite, whose summary line ends the output.
+/// Clippy on every target of the workspace with every backend, warnings denied.
+fn lint() -> Result<(), String> {
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--features",
+        WORKSPACE_FEATURES,
+        "--",
+        "-D",
+        "warnings",
+    ])
+}
+
+/// The lints, the README's main command (`mosaic reproduce` on the bundled data), then the
+/// whole test suite, whose summary line ends the output.
 fn ci() -> Result<(), String> {
+    lint()?;
     reproduce(&[])?;
     test(&[])
 }

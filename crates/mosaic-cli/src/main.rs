@@ -196,7 +196,7 @@ fn main() -> ExitCode {
         let message = panic
             .downcast_ref::<String>()
             .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .or_else(|| panic.downcast_ref::<&str>().map(std::string::ToString::to_string))
             .unwrap_or_else(|| "unknown cause".into());
         let at = location.lock().ok().and_then(|l| l.clone()).unwrap_or_default();
         Err(Error::Mosaic(mosaic::MosaicError::invalid(

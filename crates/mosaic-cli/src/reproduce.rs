@@ -74,8 +74,7 @@ fn oracle(row: &Row) -> String {
 /// The results as a markdown table.
 pub fn markdown(rows: &[Row], dataset: &str, seconds: f64) -> String {
     let mut out = format!(
-        "# mosaic reproduce: {dataset}\n\nTest split; \"best MAE\" is the lowest error a model with these modalities can reach (labels' known components; – for real data). Total time {:.0} s.\n\n",
-        seconds
+        "# mosaic reproduce: {dataset}\n\nTest split; \"best MAE\" is the lowest error a model with these modalities can reach (labels' known components; – for real data). Total time {seconds:.0} s.\n\n"
     );
     out += "| modalities | fusion | Acc-2 | F1 | Acc-7 | MAE | Corr | best MAE | epoch | seconds |\n";
     out += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
@@ -356,7 +355,7 @@ pub fn svg(rows: &[Row], dataset: &str) -> String {
         let mut k: Vec<&str> = Vec::new();
         rows.iter().map(fusion_label).for_each(|f| {
             if !k.contains(&f) {
-                k.push(f)
+                k.push(f);
             }
         });
         k

@@ -101,7 +101,7 @@ pub fn generate(config: &SyntheticConfig) -> Dataset {
     let mut rng = SplitMix64::new(config.seed);
     let [u, p, q] = [text_width, audio_width, video_width].map(|w| unit(&mut rng, w));
     let scale = 1.0 / (text_len as f32).sqrt();
-    let [tb, ab, vb] = [Modality::Text, Modality::Audio, Modality::Video].map(|m| m.bit());
+    let [tb, ab, vb] = [Modality::Text, Modality::Audio, Modality::Video].map(super::dataset::Modality::bit);
 
     let mut sample = |id: String| {
         let text = normals(&mut rng, text_len * text_width);

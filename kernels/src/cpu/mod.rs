@@ -348,7 +348,7 @@ mod tests {
                         i * i
                     },
                     |square| merged.push(square),
-                )
+                );
             });
             let expected: Vec<u64> = (0..40).map(|i| i * i).collect();
             assert_eq!(merged, expected, "{threads} threads");
@@ -368,8 +368,8 @@ mod tests {
                             i
                         },
                         |_| {},
-                    )
-                })
+                    );
+                });
             });
             assert!(outcome.is_err(), "{threads} threads: the panic was lost");
         }

@@ -24,7 +24,9 @@ static POOL: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
 
 /// Frees every pooled buffer.
 pub(crate) fn release() {
-    POOL.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    POOL.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clear();
 }
 
 /// A buffer of `f32` from the pool, returned to it on drop. Its contents are whatever an
@@ -35,7 +37,7 @@ impl Scratch {
     /// A buffer of `len` elements with unspecified contents.
     pub(crate) fn new(len: usize) -> Self {
         let reused = {
-            let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+            let mut pool = POOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             // The smallest buffer that is large enough.
             let best = pool
                 .iter()
@@ -83,7 +85,7 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let values = std::mem::take(&mut self.0);
         let bytes = |v: &Vec<f32>| v.capacity() * std::mem::size_of::<f32>();
-        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pool = POOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let pooled: usize = pool.iter().map(bytes).sum();
         if pool.len() < MAX_BUFFERS && pooled + bytes(&values) <= MAX_POOLED_BYTES {
             pool.push(values);

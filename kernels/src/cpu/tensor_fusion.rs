@@ -401,7 +401,7 @@ mod tests {
             assert_eq!(blocks.first().unwrap().start, 0);
             assert_eq!(blocks.last().unwrap().end, len);
             assert!(blocks.windows(2).all(|w| w[0].end == w[1].start));
-            let sizes: Vec<usize> = blocks.iter().map(|b| b.len()).collect();
+            let sizes: Vec<usize> = blocks.iter().map(std::iter::ExactSizeIterator::len).collect();
             let (small, large) = (*sizes.iter().min().unwrap(), *sizes.iter().max().unwrap());
             assert!(large - small <= 1, "{len}/{max_len}: sizes {sizes:?}");
             assert!(large <= max_len.max(1), "{len}/{max_len}: sizes {sizes:?}");

@@ -29,7 +29,7 @@ fn tensor_fusion_case<B: TestBackend>(device: &B::Device) {
                 let config = TensorFusionConfig::new(dims.clone(), out).with_orders(orders.clone());
                 let layer = randomize(config.init::<B>(device).unwrap(), 7 + i as u64);
                 let inputs = modality_inputs::<B>(40 + i as u64, &dims, batch, device);
-                let fused = run_case(&layer, &inputs, |l, x| l.forward(x));
+                let fused = run_case(&layer, &inputs, super::Fusion::forward);
                 let reference = run_case(&layer, &inputs, |l, x| {
                     Ok(composite::tensor_fusion(
                         x,
@@ -204,7 +204,7 @@ fn low_rank_case<B: TestBackend>(device: &B::Device) {
                 let config = LowRankFusionConfig::new(dims.clone(), out, rank);
                 let layer = randomize(config.init::<B>(device).unwrap(), 17 + i as u64);
                 let inputs = modality_inputs::<B>(60 + i as u64, &dims, batch, device);
-                let fused = run_case(&layer, &inputs, |l, x| l.forward(x));
+                let fused = run_case(&layer, &inputs, super::Fusion::forward);
                 let reference = run_case(&layer, &inputs, |l, x| {
                     let factors: Vec<_> = l.factors.iter().map(Param::val).collect();
                     Ok(composite::low_rank_fusion(

@@ -236,8 +236,8 @@ mod tests {
                 modality_dims: dims.clone(),
             };
             let x = inputs_of::<B>(&dims, 3, device);
-            let low_rank = run_case(&lmf, &x, |l, x| l.forward(x));
-            let full = run_case(&tfn, &x, |l, x| l.forward(x));
+            let low_rank = run_case(&lmf, &x, super::super::Fusion::forward);
+            let full = run_case(&tfn, &x, super::super::Fusion::forward);
             assert_close(
                 &format!("output, dims {dims:?}"),
                 &low_rank.output,

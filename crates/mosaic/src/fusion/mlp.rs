@@ -154,7 +154,7 @@ mod tests {
         run_case(
             &layer,
             &modality_inputs::<B>(61, &[3, 2, 2], 4, device),
-            |l, x| l.forward(x),
+            super::super::Fusion::forward,
         )
     }
     for_each_backend!(gradients_match_f64_reference, gradient_case, 1e-4);

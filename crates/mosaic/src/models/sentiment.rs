@@ -433,7 +433,7 @@ mod tests {
 
     fn config(modalities: &[&str], fusion: FusionKind) -> ModelConfig {
         ModelConfig::new(
-            modalities.iter().map(|m| m.to_string()).collect(),
+            modalities.iter().map(std::string::ToString::to_string).collect(),
             fusion,
             4,
             5,
