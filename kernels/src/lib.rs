@@ -6,7 +6,7 @@
 //!
 //! | backend | forward | backward |
 //! |---|---|---|
-//! | `Flex` (f32) | the same formulations on raw memory with AVX-512 GEMMs ([`cpu`]) | hand-written, same place |
+//! | `Flex` (f32) | the same formulations on raw memory with AVX-512 GEMMs (`cpu`, with the `flex` feature) | hand-written, same place |
 //! | `NdArray`, any other backend | GEMM formulations ([`tensor_fusion`], [`low_rank`]), batch in chunks | the same formulations' hand-written gradients |
 //! | `CubeBackend` (wgpu, cuda; burn's `fusion` feature off) | cubecl kernels (`cube`) | the GEMM formulations on the backend's matmul |
 //! | `Autodiff<B>` | `B`'s forward, recorded as one graph node | `B`'s [`FusionBackend::tensor_fusion_backward`] / [`FusionBackend::low_rank_fusion_backward`] |

@@ -2,12 +2,15 @@
 //!
 //! Each backend is a cargo feature of the `mosaic` crate:
 //!
+//! The types exist only in builds with their feature (the links of the docs.rs build, with
+//! the default features, would break for the others), so they are named here, not linked.
+//!
 //! | feature | backend | device |
 //! |---|---|---|
-//! | `flex` (default) | [`Flex`]: pure-Rust CPU backend (SIMD + gemm) | [`FlexDevice`] |
-//! | `ndarray` | [`NdArray`]: CPU backend on the ndarray crate | [`NdArrayDevice`] |
-//! | `wgpu` | [`Wgpu`]: Vulkan / Metal / DX12 / WebGPU through wgpu; runs on a software Vulkan device (Mesa lavapipe) where there is no GPU | [`WgpuDevice`] |
-//! | `cuda` | [`Cuda`]: NVIDIA GPUs | [`CudaDevice`] |
+//! | `flex` (default) | `Flex`: pure-Rust CPU backend (SIMD + gemm) | `FlexDevice` |
+//! | `ndarray` | `NdArray`: CPU backend on the ndarray crate | `NdArrayDevice` |
+//! | `wgpu` | `Wgpu`: Vulkan / Metal / DX12 / WebGPU through wgpu; runs on a software Vulkan device (Mesa lavapipe) where there is no GPU | `WgpuDevice` |
+//! | `cuda` | `Cuda`: NVIDIA GPUs | `CudaDevice` |
 //!
 //! The wgpu and cuda backends are burn's `CubeBackend` without burn's `fusion` wrapper, so
 //! that mosaic's own fused kernels (implemented for `CubeBackend`) are the ones that run.
@@ -51,13 +54,13 @@ pub type Cuda = burn::backend::Cuda<f32, i32>;
 /// A backend named at run time (command line, configuration file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BackendKind {
-    /// [`Flex`].
+    /// `Flex`.
     Flex,
-    /// [`NdArray`].
+    /// `NdArray`.
     NdArray,
-    /// [`Wgpu`].
+    /// `Wgpu`.
     Wgpu,
-    /// [`Cuda`].
+    /// `Cuda`.
     Cuda,
 }
 

@@ -1,7 +1,7 @@
 //! Flex (f32): the GEMM formulations of [`tensor_fusion`](crate::tensor_fusion) and
 //! [`low_rank`](crate::low_rank) written directly on the tensors' memory, with the `gemm`
 //! crate (its AVX-512 kernels enabled, chosen at run time) for the products, rayon for the
-//! threads and [`vectorized`] element-wise loops. Same arithmetic and same results as the
+//! threads and `vectorized` element-wise loops. Same arithmetic and same results as the
 //! generic formulations; no step goes through a tensor op, so there are no intermediate
 //! tensors, copies or per-op dispatch between the GEMMs, and the low-rank path reorders
 //! the work into cache-sized blocks (one rank and a block of rows at a time).

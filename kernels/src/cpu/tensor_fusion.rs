@@ -2,14 +2,14 @@
 //! [`crate::tensor_fusion`] on raw memory. Per chunk of batch rows `c`:
 //!
 //! - forward: `Z'` `[c, Q]` built row by row; `h[b] = b + Σ_k ẑ_M[b, k] · Y[b, k, :]` with
-//!   `Y = Z' · W_view` computed and contracted block by block ([`contract_partial`]), so
+//!   `Y = Z' · W_view` computed and contracted block by block (`contract_partial`), so
 //!   `Y` `[c, L·O]` is never whole;
 //! - backward: `G = ẑ_M ⊗ ∂h` `[c, L·O]` and `∂W_view += Z'ᵀ · G` (one GEMM); `∂Z'` and
-//!   `∂ẑ_M` both from `E = ∂h · Wᵀ` (one GEMM, by blocks: [`Chunk::contract_weight`]);
+//!   `∂ẑ_M` both from `E = ∂h · Wᵀ` (one GEMM, by blocks: `Chunk::contract_weight`);
 //!   each `∂ẑ_m` from `∂Z'` by walking the multi-index. A training step is three GEMMs
 //!   of the forward's size.
 //!
-//! Intermediates come from the [`Scratch`] pool.
+//! Intermediates come from the `Scratch` pool.
 
 use std::ops::Range;
 

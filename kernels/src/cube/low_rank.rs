@@ -27,7 +27,7 @@ use burn_cubecl::{BoolElement, CubeRuntime, FloatElement, IntElement};
 use super::kernels::low_rank_fusion_kernel;
 use super::{index_tensor, packed_hats, Cube, Launch};
 
-/// Launches [`low_rank_fusion_kernel`]. Shapes as in
+/// Launches the `low_rank_fusion_kernel` of `kernels.rs`. Shapes as in
 /// [`FusionBackend::low_rank_fusion`](crate::FusionBackend::low_rank_fusion).
 pub fn forward<R, F, I, BT>(
     inputs: &[Tensor<Cube<R, F, I, BT>, 2>],

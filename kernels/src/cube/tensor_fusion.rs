@@ -31,7 +31,7 @@ use burn_cubecl::{BoolElement, CubeRuntime, FloatElement, IntElement};
 use super::kernels::tensor_fusion_kernel;
 use super::{index_tensor, packed_hats, Cube, Launch};
 
-/// Launches [`tensor_fusion_kernel`]. Shapes as in
+/// Launches the `tensor_fusion_kernel` of `kernels.rs`. Shapes as in
 /// [`FusionBackend::tensor_fusion`](crate::FusionBackend::tensor_fusion).
 pub fn forward<R, F, I, BT>(
     inputs: &[Tensor<Cube<R, F, I, BT>, 2>],
