@@ -316,7 +316,7 @@ fn proc_status_bytes(field: &str) -> Option<u64> {
 /// the intermediates it allocates.
 pub fn reset_peak_memory() {
     #[cfg(feature = "flex")]
-    mosaic_kernels::cpu::release_buffers();
+    mosaic_kernels::release_buffers();
     // Writing 5 to clear_refs resets VmHWM; without permission the peak keeps growing.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }

@@ -1,4 +1,18 @@
-//! Which backends implement [`FusionBackend`](crate::FusionBackend), and how.
+//! The backends this build includes, and how each implements [`FusionBackend`].
+//!
+//! Each backend is a cargo feature of this crate (the `mosaic` crate's features of the same
+//! names enable them). The types exist only in builds with their feature, so they are named
+//! here, not linked:
+//!
+//! | feature | type | device |
+//! |---|---|---|
+//! | `flex` | `Flex`: pure-Rust CPU backend (SIMD + gemm) | `FlexDevice` |
+//! | `ndarray` | `NdArray`: CPU backend on the ndarray crate (f32) | `NdArrayDevice` |
+//! | `wgpu` | `Wgpu`: Vulkan / Metal / DX12 / WebGPU, a plain `CubeBackend` (f32) | `WgpuDevice` |
+//! | `cuda` | `Cuda`: NVIDIA GPUs, a plain `CubeBackend` (f32) | `CudaDevice` |
+//!
+//! [`for_each_backend!`](crate::for_each_backend) is the one list of them that code
+//! generic over the backend (run-time dispatch, per-backend test suites) expands from.
 //!
 //! NdArray keeps the trait's GEMM formulations (`tensor_fusion`, `low_rank`).
 
@@ -8,9 +22,104 @@ use crate::{cpu, tensor_fusion::CHUNK_ELEMENTS, LowRankFusionGrads, TensorFusion
 #[cfg(feature = "flex")]
 use burn::tensor::Tensor;
 
+#[cfg(feature = "flex")]
+pub use burn::backend::{flex::FlexDevice, Flex};
+
+/// The ndarray CPU backend (f32).
+#[cfg(feature = "ndarray")]
+pub type NdArray = burn::backend::NdArray<f32>;
+#[cfg(feature = "ndarray")]
+pub use burn::backend::ndarray::NdArrayDevice;
+
+/// The wgpu backend (f32), a plain `CubeBackend`.
+#[cfg(feature = "wgpu")]
+pub type Wgpu = burn::backend::Wgpu<f32, i32>;
+#[cfg(feature = "wgpu")]
+pub use burn::backend::wgpu::WgpuDevice;
+
+/// The CUDA backend (f32), a plain `CubeBackend`.
+#[cfg(feature = "cuda")]
+pub type Cuda = burn::backend::Cuda<f32, i32>;
+#[cfg(feature = "cuda")]
+pub use burn::backend::cuda::CudaDevice;
+
+/// Expands `callback!(name, test, Type; args…)` once for each backend this build includes,
+/// in the order flex, ndarray, wgpu, cuda: `name` is the backend's feature (`flex`), `test`
+/// the name of its per-backend tests (`on_flex`), `Type` its type
+/// (`mosaic_kernels::backends::Flex`). `callback` must be a macro in scope at the call.
+///
+/// The features are those of `mosaic-kernels`, whichever crate expands the macro.
+///
+/// ```
+/// macro_rules! name { ($name:ident, $test:ident, $backend:ty; $names:ident) => {
+///     $names.push(stringify!($name));
+/// } }
+/// let mut names = Vec::new();
+/// mosaic_kernels::for_each_backend!(name!(names));
+/// assert_eq!(names.contains(&"flex"), cfg!(feature = "flex"));
+/// ```
+#[macro_export]
+macro_rules! for_each_backend {
+    ($callback:ident!($($args:tt)*)) => {
+        $crate::__if_flex! { $callback!(flex, on_flex, $crate::backends::Flex; $($args)*); }
+        $crate::__if_ndarray! { $callback!(ndarray, on_ndarray, $crate::backends::NdArray; $($args)*); }
+        $crate::__if_wgpu! { $callback!(wgpu, on_wgpu, $crate::backends::Wgpu; $($args)*); }
+        $crate::__if_cuda! { $callback!(cuda, on_cuda, $crate::backends::Cuda; $($args)*); }
+    };
+}
+
+/// Its tokens in builds with the `flex` feature, nothing otherwise (for [`for_each_backend!`]).
+#[cfg(feature = "flex")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_flex { ($($code:tt)*) => { $($code)* }; }
+/// Its tokens in builds with the `flex` feature, nothing otherwise (for [`for_each_backend!`]).
+#[cfg(not(feature = "flex"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_flex {
+    ($($code:tt)*) => {};
+}
+/// Its tokens in builds with the `ndarray` feature, nothing otherwise.
+#[cfg(feature = "ndarray")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_ndarray { ($($code:tt)*) => { $($code)* }; }
+/// Its tokens in builds with the `ndarray` feature, nothing otherwise.
+#[cfg(not(feature = "ndarray"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_ndarray {
+    ($($code:tt)*) => {};
+}
+/// Its tokens in builds with the `wgpu` feature, nothing otherwise.
+#[cfg(feature = "wgpu")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_wgpu { ($($code:tt)*) => { $($code)* }; }
+/// Its tokens in builds with the `wgpu` feature, nothing otherwise.
+#[cfg(not(feature = "wgpu"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_wgpu {
+    ($($code:tt)*) => {};
+}
+/// Its tokens in builds with the `cuda` feature, nothing otherwise.
+#[cfg(feature = "cuda")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_cuda { ($($code:tt)*) => { $($code)* }; }
+/// Its tokens in builds with the `cuda` feature, nothing otherwise.
+#[cfg(not(feature = "cuda"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_cuda {
+    ($($code:tt)*) => {};
+}
+
 // `Autodiff<B>` is implemented in `autodiff.rs`.
 
-/// Flex: the raw-memory implementations of [`crate::cpu`] for f32, the generic GEMM
+/// Flex: the raw-memory implementations of `cpu` for f32, the generic GEMM
 /// formulations for other dtypes.
 #[cfg(feature = "flex")]
 impl FusionBackend for burn::backend::Flex {

@@ -7,28 +7,52 @@
 //! | backend | forward | backward |
 //! |---|---|---|
 //! | `Flex` (f32) | the same formulations on raw memory with AVX-512 GEMMs (`cpu`, with the `flex` feature) | hand-written, same place |
-//! | `NdArray`, any other backend | GEMM formulations ([`tensor_fusion`], [`low_rank`]), batch in chunks | the same formulations' hand-written gradients |
+//! | `NdArray`, any other backend | GEMM formulations (`tensor_fusion.rs`, `low_rank.rs`), batch in chunks | the same formulations' hand-written gradients |
 //! | `CubeBackend` (wgpu, cuda; burn's `fusion` feature off) | cubecl kernels (`cube`) | the GEMM formulations on the backend's matmul |
 //! | `Autodiff<B>` | `B`'s forward, recorded as one graph node | `B`'s [`FusionBackend::tensor_fusion_backward`] / [`FusionBackend::low_rank_fusion_backward`] |
 //!
 //! [`composite`] keeps the textbook implementation (explicit outer product) as the
-//! reference the tests compare against. `docs/kernels.md` describes each algorithm, its
-//! memory traffic and its measured speed.
+//! reference the tests compare against, and the benchmarks' baseline. `docs/kernels.md`
+//! describes each algorithm, its memory traffic and its measured speed.
+//!
+//! The tests live here too (`src/tests/`): one suite per compiled backend
+//! ([`for_each_backend!`]), the fused ops against [`composite`], outputs and gradients;
+//! `cargo test -p mosaic-kernels --features wgpu` checks the kernels alone.
 
 mod autodiff;
-mod backends;
+pub mod backends;
 pub mod composite;
 #[cfg(feature = "flex")]
-pub mod cpu;
+mod cpu;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
-pub mod cube;
-pub mod low_rank;
-pub mod tensor_fusion;
+mod cube;
+mod low_rank;
+mod tensor_fusion;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+#[cfg(test)]
+mod tests;
 
+#[cfg(feature = "flex")]
+pub use cpu::release_buffers;
 pub use low_rank::LowRankFusionGrads;
 pub use tensor_fusion::TensorFusionGrads;
 
-use burn::tensor::{backend::Backend, Tensor};
+use burn::tensor::{
+    backend::{AutodiffBackend, Backend},
+    Tensor,
+};
+
+/// An autodiff backend whose inner backend runs the fused ops too: the bound of everything
+/// that trains (`B::InnerBackend: FusionBackend` follows from it, for evaluation).
+pub trait AutodiffFusionBackend: AutodiffBackend<InnerBackend: FusionBackend> + FusionBackend {}
+
+impl<B> AutodiffFusionBackend for B
+where
+    B: AutodiffBackend + FusionBackend,
+    B::InnerBackend: FusionBackend,
+{
+}
 
 /// A burn backend that can run mosaic's fusion operations.
 ///

@@ -3,7 +3,7 @@
 //! cases' FLOP counts and memory into `target/mosaic-bench/<backend>/`: `report.json`
 //! (schema in docs/benchmarks.md), `report.md`, `throughput.svg` and `memory.svg`.
 
-use crate::{check_driver, option, target_dir, workspace_root, BACKENDS};
+use crate::{backends, check_driver, features, option, target_dir, workspace_root};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
@@ -47,10 +47,10 @@ impl Row {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let backend = option(args, "--backend")?.ok_or("bench needs --backend flex|ndarray|wgpu|cuda")?;
-    if !BACKENDS.contains(&backend) {
+    if !backends().iter().any(|b| b == backend) {
         return Err(format!(
             "unknown backend `{backend}`; expected one of {}",
-            BACKENDS.join(", ")
+            backends().join(", ")
         ));
     }
     let quick = args.iter().any(|a| a == "--quick");
@@ -69,8 +69,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let out = target_dir().join("mosaic-bench").join(backend);
     let criterion_home = out.join("criterion");
     let _ = std::fs::remove_dir_all(&out);
-    let features = crate::FEATURES.to_string()
-        + ",mosaic-benches/flex,mosaic-benches/ndarray,mosaic-benches/wgpu,mosaic-benches/cuda";
+    let features = features(&["mosaic", "mosaic-benches"]);
     let cargo_args = [
         "bench",
         "--profile",

@@ -22,13 +22,36 @@ mod bench;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-/// The backends every command builds `mosaic` with.
-const FEATURES: &str = "mosaic/flex,mosaic/ndarray,mosaic/wgpu,mosaic/cuda";
-/// [`FEATURES`] and the same backends in the CLI: what `cargo test --workspace` builds with.
-/// `reproduce` runs the `mosaic` binary of that build, so tests and CLI share one build.
-const WORKSPACE_FEATURES: &str = "mosaic/flex,mosaic/ndarray,mosaic/wgpu,mosaic/cuda,\
-                                  mosaic-cli/flex,mosaic-cli/ndarray,mosaic-cli/wgpu,mosaic-cli/cuda";
-pub(crate) const BACKENDS: [&str; 4] = ["flex", "ndarray", "wgpu", "cuda"];
+/// The backends, in order: the features of the kernels crate (`kernels/Cargo.toml`), the
+/// list its `for_each_backend!` macro expands in the code.
+pub(crate) fn backends() -> Vec<String> {
+    let manifest = workspace_root().join("kernels").join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", manifest.display()));
+    text.lines()
+        .skip_while(|line| line.trim() != "[features]")
+        .skip(1)
+        .take_while(|line| !line.starts_with('['))
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim()))
+        .filter(|name| !name.starts_with('#') && !["default", "testing"].contains(name))
+        .map(String::from)
+        .collect()
+}
+
+/// `crate/backend` for every backend and each of `crates`, comma-separated: what the
+/// commands build with, so tests, the CLI and the benchmarks share one build of burn.
+pub(crate) fn features(crates: &[&str]) -> String {
+    let backends = backends();
+    crates
+        .iter()
+        .flat_map(|krate| backends.iter().map(move |backend| format!("{krate}/{backend}")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The crates whose backend features `cargo test --workspace` (and `reproduce`, which runs
+/// the `mosaic` binary of that build) enables.
+const WORKSPACE_CRATES: [&str; 2] = ["mosaic", "mosaic-cli"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -216,10 +239,10 @@ fn test(args: &[String]) -> Result<(), String> {
         return Err(format!("unknown option `{unknown}`\n{}", usage()));
     }
     let backend = option(args, "--backend")?.unwrap_or("all");
-    if backend != "all" && !BACKENDS.contains(&backend) {
+    if backend != "all" && !backends().iter().any(|b| b == backend) {
         return Err(format!(
             "unknown backend `{backend}`; expected one of all, {}",
-            BACKENDS.join(", ")
+            backends().join(", ")
         ));
     }
     check_driver(backend)?;
@@ -235,7 +258,8 @@ fn test(args: &[String]) -> Result<(), String> {
         _ => (&["on_cuda"], OTHERS),
     };
     println!("xtask: testing {backend} (filter: {})", filter.join(" "));
-    let mut command = vec!["test", "--workspace", "--features", WORKSPACE_FEATURES, "--"];
+    let features = features(&WORKSPACE_CRATES);
+    let mut command = vec!["test", "--workspace", "--features", &features, "--"];
     command.extend(filter);
     let counts = cargo_test(&command)?;
     println!("xtask: skipped: {} ({skipped_note})", counts.filtered);
@@ -247,12 +271,13 @@ fn test(args: &[String]) -> Result<(), String> {
 }
 
 fn demo(args: &[String]) -> Result<(), String> {
+    let features = features(&["mosaic"]);
     let mut command = vec![
         "run",
         "-p",
         "mosaic",
         "--features",
-        FEATURES,
+        &features,
         "--example",
         "train_sentiment",
         "--",
@@ -270,7 +295,7 @@ fn reproduce(args: &[String]) -> Result<(), String> {
         "test",
         "--workspace",
         "--features",
-        WORKSPACE_FEATURES,
+        &features(&WORKSPACE_CRATES),
         "--no-run",
     ])?;
     let binary = target_dir()
@@ -297,7 +322,7 @@ fn lint() -> Result<(), String> {
         "--workspace",
         "--all-targets",
         "--features",
-        WORKSPACE_FEATURES,
+        &features(&WORKSPACE_CRATES),
         "--",
         "-D",
         "warnings",

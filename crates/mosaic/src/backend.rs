@@ -1,16 +1,10 @@
 //! The burn backends mosaic is built with, and how to choose one.
 //!
-//! Each backend is a cargo feature of the `mosaic` crate:
-//!
-//! The types exist only in builds with their feature (the links of the docs.rs build, with
-//! the default features, would break for the others), so they are named here, not linked.
-//!
-//! | feature | backend | device |
-//! |---|---|---|
-//! | `flex` (default) | `Flex`: pure-Rust CPU backend (SIMD + gemm) | `FlexDevice` |
-//! | `ndarray` | `NdArray`: CPU backend on the ndarray crate | `NdArrayDevice` |
-//! | `wgpu` | `Wgpu`: Vulkan / Metal / DX12 / WebGPU through wgpu; runs on a software Vulkan device (Mesa lavapipe) where there is no GPU | `WgpuDevice` |
-//! | `cuda` | `Cuda`: NVIDIA GPUs | `CudaDevice` |
+//! Each backend is a cargo feature of the `mosaic` crate (`flex`, the default; `ndarray`;
+//! `wgpu`; `cuda`), and its type, device and how it runs the fused ops are
+//! `mosaic_kernels::backends`' (re-exported here; the types exist only in builds with their
+//! feature, so they are named, not linked). The wgpu backend runs on a software Vulkan
+//! device (Mesa lavapipe) where there is no GPU.
 //!
 //! The wgpu and cuda backends are burn's `CubeBackend` without burn's `fusion` wrapper, so
 //! that mosaic's own fused kernels (implemented for `CubeBackend`) are the ones that run.
@@ -21,35 +15,14 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use burn::backend::Autodiff;
+pub use mosaic_kernels::backends::*;
 
-#[cfg(feature = "flex")]
-pub use burn::backend::flex::FlexDevice;
-#[cfg(feature = "flex")]
-pub use burn::backend::Flex;
 /// The default CPU backend.
 #[cfg(feature = "flex")]
-pub type Cpu = burn::backend::Flex;
+pub type Cpu = Flex;
 /// The default CPU backend's device.
 #[cfg(feature = "flex")]
-pub type CpuDevice = burn::backend::flex::FlexDevice;
-
-#[cfg(feature = "ndarray")]
-pub use burn::backend::ndarray::NdArrayDevice;
-/// The ndarray CPU backend (f32).
-#[cfg(feature = "ndarray")]
-pub type NdArray = burn::backend::NdArray<f32>;
-
-#[cfg(feature = "wgpu")]
-pub use burn::backend::wgpu::WgpuDevice;
-/// The wgpu backend (f32), a plain `CubeBackend`.
-#[cfg(feature = "wgpu")]
-pub type Wgpu = burn::backend::Wgpu<f32, i32>;
-
-#[cfg(feature = "cuda")]
-pub use burn::backend::cuda::CudaDevice;
-/// The CUDA backend (f32), a plain `CubeBackend`.
-#[cfg(feature = "cuda")]
-pub type Cuda = burn::backend::Cuda<f32, i32>;
+pub type CpuDevice = FlexDevice;
 
 /// A backend named at run time (command line, configuration file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,12 +53,14 @@ impl BackendKind {
 
     /// Whether this build includes the backend (its cargo feature was enabled).
     pub fn is_compiled(self) -> bool {
-        match self {
-            Self::Flex => cfg!(feature = "flex"),
-            Self::NdArray => cfg!(feature = "ndarray"),
-            Self::Wgpu => cfg!(feature = "wgpu"),
-            Self::Cuda => cfg!(feature = "cuda"),
+        let mut compiled = false;
+        macro_rules! check {
+            ($name:ident, $test:ident, $backend:ty; $kind:ident, $compiled:ident) => {
+                $compiled |= $kind.name() == stringify!($name);
+            };
         }
+        mosaic_kernels::for_each_backend!(check!(self, compiled));
+        compiled
     }
 
     /// The backend, or an error when this build does not include it.
@@ -131,18 +106,15 @@ impl BackendKind {
     /// # Ok::<(), mosaic::MosaicError>(())
     /// ```
     pub fn run<C: OnBackend>(self, code: C) -> Result<C::Output> {
-        match self {
-            #[cfg(feature = "flex")]
-            Self::Flex => Ok(code.run::<Autodiff<Flex>>(Default::default())),
-            #[cfg(feature = "ndarray")]
-            Self::NdArray => Ok(code.run::<Autodiff<NdArray>>(Default::default())),
-            #[cfg(feature = "wgpu")]
-            Self::Wgpu => Ok(code.run::<Autodiff<Wgpu>>(Default::default())),
-            #[cfg(feature = "cuda")]
-            Self::Cuda => Ok(code.run::<Autodiff<Cuda>>(Default::default())),
-            #[allow(unreachable_patterns)]
-            _ => Err(self.not_compiled()),
+        macro_rules! run_on {
+            ($name:ident, $test:ident, $backend:ty; $kind:ident, $code:ident) => {
+                if $kind.name() == stringify!($name) {
+                    return Ok($code.run::<Autodiff<$backend>>(Default::default()));
+                }
+            };
         }
+        mosaic_kernels::for_each_backend!(run_on!(self, code));
+        Err(self.not_compiled())
     }
 }
 
@@ -188,6 +160,29 @@ mod tests {
         for kind in BackendKind::ALL {
             assert_eq!(kind.name().parse::<BackendKind>().unwrap(), kind);
         }
+    }
+
+    /// The backends the enum names are the kernels crate's backend features (what
+    /// `for_each_backend!` and xtask read), in order.
+    #[test]
+    fn every_backend_is_a_kernels_feature() {
+        let manifest = include_str!("../../../kernels/Cargo.toml");
+        let features: Vec<&str> = manifest
+            .lines()
+            .skip_while(|line| line.trim() != "[features]")
+            .skip(1)
+            .take_while(|line| !line.starts_with('['))
+            .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim()))
+            .filter(|name| !name.starts_with('#') && !["default", "testing"].contains(name))
+            .collect();
+        assert_eq!(features, BackendKind::ALL.map(BackendKind::name));
+    }
+
+    /// `is_compiled` follows the features this build has.
+    #[test]
+    fn flex_is_compiled_where_its_feature_is() {
+        assert_eq!(BackendKind::Flex.is_compiled(), cfg!(feature = "flex"));
+        assert_eq!(BackendKind::Cuda.is_compiled(), cfg!(feature = "cuda"));
     }
 
     #[test]

@@ -2,6 +2,11 @@
 
 use std::path::PathBuf;
 
+/// How an error names an input: `modality m` among several, `input` for a network's only one.
+fn input_name(modality: Option<usize>) -> String {
+    modality.map_or_else(|| "input".to_string(), |m| format!("modality {m}"))
+}
+
 /// Result alias used throughout mosaic.
 pub type Result<T> = std::result::Result<T, MosaicError>;
 
@@ -29,13 +34,14 @@ pub enum MosaicError {
         actual: usize,
     },
 
-    /// A modality tensor has the wrong shape.
-    #[error("{layer}: modality {modality} has shape {actual:?}, expected {expected}")]
+    /// An input tensor has the wrong shape.
+    #[error("{layer}: {} has shape {actual:?}, expected {expected}", input_name(*.modality))]
     Shape {
-        /// The layer that received the input.
+        /// The layer, sub-network or model that received the input.
         layer: &'static str,
-        /// Index of the modality, in configuration order.
-        modality: usize,
+        /// Index of the modality, in configuration order; `None` for the single input of a
+        /// unimodal network.
+        modality: Option<usize>,
         /// The expected shape, written out (e.g. `[batch, 32]` or `[4, 32]`).
         expected: String,
         /// The actual shape.
@@ -43,12 +49,13 @@ pub enum MosaicError {
     },
 
     /// A batch with no samples (or a sequence with no steps).
-    #[error("{layer}: modality {modality} has shape {actual:?}: {what} must not be empty")]
+    #[error("{layer}: {} has shape {actual:?}: {what} must not be empty", input_name(*.modality))]
     Empty {
-        /// The layer that received the input.
+        /// The layer, sub-network or model that received the input.
         layer: &'static str,
-        /// Index of the modality, in configuration order.
-        modality: usize,
+        /// Index of the modality, in configuration order; `None` for the single input of a
+        /// unimodal network.
+        modality: Option<usize>,
         /// Which dimension is empty ("the batch", "the sequence").
         what: &'static str,
         /// The actual shape.

@@ -46,6 +46,7 @@ pub mod interop;
 pub mod models;
 pub mod subnet;
 pub mod train;
+mod validate;
 
 #[cfg(test)]
 extern crate self as mosaic;
@@ -55,18 +56,4 @@ pub(crate) mod test_util;
 pub use error::{MosaicError, Result};
 pub use mosaic_data as data;
 pub use mosaic_data::rng;
-pub use mosaic_kernels::FusionBackend;
-
-/// An autodiff backend whose inner backend runs the fused ops too: the bound of everything
-/// that trains (`B::InnerBackend: FusionBackend` follows from it, for evaluation).
-pub trait AutodiffFusionBackend:
-    burn::tensor::backend::AutodiffBackend<InnerBackend: FusionBackend> + FusionBackend
-{
-}
-
-impl<B> AutodiffFusionBackend for B
-where
-    B: burn::tensor::backend::AutodiffBackend + FusionBackend,
-    B::InnerBackend: FusionBackend,
-{
-}
+pub use mosaic_kernels::{AutodiffFusionBackend, FusionBackend};

@@ -7,14 +7,10 @@
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ops::FloatElem, DType, Tensor, TensorData};
+use burn::tensor::{DType, Tensor};
 use mosaic::interop::{NamedTensor, PytorchWeights, WeightStore};
-use mosaic::rng::{SplitMix64, GOLDEN_GAMMA};
-use mosaic::{FusionBackend, Result};
-
-/// What every per-backend test runs on: an autodiff backend with the fusion ops.
-pub trait TestBackend: AutodiffBackend<InnerBackend: FusionBackend> + FusionBackend {}
-impl<B: AutodiffBackend<InnerBackend: FusionBackend> + FusionBackend> TestBackend for B {}
+use mosaic::Result;
+pub use mosaic_kernels::testing::*;
 
 /// The reference backend: ndarray in f64 where [`reference_device`] set the dtype policy.
 pub type Reference = burn::backend::Autodiff<burn::backend::NdArray<f64>>;
@@ -34,34 +30,13 @@ pub fn reference_device() -> burn::backend::ndarray::NdArrayDevice {
     device
 }
 
-/// `for_each_backend!(name, case)` makes a module `name` with one test per compiled backend
-/// (`on_flex`, `on_ndarray`, `on_wgpu`, `on_cuda`), each calling the generic function
-/// `case::<Autodiff<Backend>>(&device)`. `cargo test on_wgpu` runs one backend's tests.
+/// `for_each_backend!(name, case)`: `mosaic_kernels::backend_tests!`, a module `name` with
+/// one test per compiled backend (`on_flex`, `on_ndarray`, `on_wgpu`, `on_cuda`), each
+/// calling the generic function `case::<Autodiff<Backend>>(&device)`. `cargo test on_wgpu`
+/// runs one backend's tests.
 macro_rules! for_each_backend {
     ($name:ident, $case:ident) => {
-        mod $name {
-            #[cfg(feature = "flex")]
-            #[test]
-            fn on_flex() {
-                super::$case::<burn::backend::Autodiff<mosaic::backend::Flex>>(&Default::default());
-            }
-            #[cfg(feature = "ndarray")]
-            #[test]
-            fn on_ndarray() {
-                super::$case::<burn::backend::Autodiff<mosaic::backend::NdArray>>(&Default::default());
-            }
-            #[cfg(feature = "wgpu")]
-            #[test]
-            fn on_wgpu() {
-                super::$case::<burn::backend::Autodiff<mosaic::backend::Wgpu>>(&Default::default());
-            }
-            #[cfg(feature = "cuda")]
-            #[test]
-            fn on_cuda() {
-                $crate::test_util::TOLERANCE_FLOOR.set($crate::test_util::TF32_TOLERANCE);
-                super::$case::<burn::backend::Autodiff<mosaic::backend::Cuda>>(&Default::default());
-            }
-        }
+        mosaic_kernels::backend_tests!($name, $case);
     };
     // `for_each_backend!(name, case, tolerance)`: the `Outcome` of the generic `case` on each
     // backend must match the one on the ndarray reference within `tolerance`.
@@ -74,62 +49,6 @@ macro_rules! for_each_backend {
     };
 }
 pub(crate) use for_each_backend;
-
-/// `n` deterministic values, uniform in [-1, 1) ([`SplitMix64`]): the same on every backend.
-pub fn values(seed: u64, n: usize) -> Vec<f32> {
-    let mut rng = SplitMix64::new(seed.wrapping_mul(GOLDEN_GAMMA).wrapping_add(1));
-    (0..n).map(|_| rng.signed_unit()).collect()
-}
-
-/// A tensor of deterministic values.
-pub fn tensor<B: Backend, const D: usize>(seed: u64, shape: [usize; D], device: &B::Device) -> Tensor<B, D> {
-    tensor_of(&values(seed, shape.iter().product()), shape, device)
-}
-
-/// A tensor from explicit values.
-/// Converted to the backend's float type (f64 on the reference backend).
-pub fn tensor_of<B: Backend, const D: usize>(
-    values: &[f32],
-    shape: [usize; D],
-    device: &B::Device,
-) -> Tensor<B, D> {
-    Tensor::from_data(
-        TensorData::new(values.to_vec(), shape).convert::<FloatElem<B>>(),
-        device,
-    )
-}
-
-/// The values of a tensor as f64.
-pub fn to_f64<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Vec<f64> {
-    tensor.into_data().iter::<f64>().collect()
-}
-
-/// The CUDA tests' tolerance: burn's CUDA matmul (cubek-matmul) multiplies f32 matrices in
-/// TF32 (10-bit mantissa, relative rounding 2⁻¹¹ per operand) on GPUs with tensor cores, so
-/// a sum of products there is off by ~10⁻³ of the size of its terms.
-pub const TF32_TOLERANCE: f64 = 3e-3;
-
-thread_local! {
-    /// The tolerance [`assert_close`] adds on this test's thread relative to the largest
-    /// expected magnitude (set by the `on_cuda` tests to [`TF32_TOLERANCE`]).
-    pub static TOLERANCE_FLOOR: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
-}
-
-/// Asserts `|a - e| <= tol (1 + |e|)` element-wise, naming the first offending index. Under
-/// a [`TOLERANCE_FLOOR`] `f` (TF32), `|a - e| <= f (1 + max |e|)` is also accepted: TF32's
-/// error scales with the terms of a sum, not with the sum.
-pub fn assert_close(label: &str, actual: &[f64], expected: &[f64], tol: f64) {
-    let floor = TOLERANCE_FLOOR.get();
-    let scale = expected.iter().fold(0.0f64, |m, e| m.max(e.abs()));
-    assert_eq!(actual.len(), expected.len(), "{label}: length");
-    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
-        let allowed = (tol * (1.0 + e.abs())).max(floor * (1.0 + scale));
-        assert!(
-            (a - e).abs() <= allowed,
-            "{label}[{i}]: got {a}, expected {e} (tolerance {tol}, TF32 floor {floor} × (1 + {scale}))"
-        );
-    }
-}
 
 /// Replaces every weight of `module` with deterministic values (the same on every backend),
 /// through its PyTorch-layout export. Running variances are made positive.
@@ -177,13 +96,6 @@ impl Outcome {
             assert_close(&format!("{case} parameter {k} gradient"), a, e, tol);
         }
     }
-}
-
-const LOSS_SEED: u64 = 0xC0FFEE;
-
-/// The fixed random `c` of the test loss `Σ c ⊙ output`, i.e. `∂loss/∂output`.
-pub fn loss_weights<B: Backend>(shape: [usize; 2], device: &B::Device) -> Tensor<B, 2> {
-    tensor(LOSS_SEED, shape, device)
 }
 
 fn loss<B: Backend>(output: Tensor<B, 2>) -> Tensor<B, 1> {
@@ -374,17 +286,4 @@ pub fn apply_linear<B: Backend>(linear: &burn::nn::Linear<B>, x: &[f64]) -> Vec<
 /// `max(x, 0)` element-wise.
 pub fn relu_f64(x: Vec<f64>) -> Vec<f64> {
     x.into_iter().map(|v| v.max(0.0)).collect()
-}
-
-/// Deterministic `[batch, d_m]` inputs, one per modality.
-pub fn modality_inputs<B: Backend>(
-    seed: u64,
-    dims: &[usize],
-    batch: usize,
-    device: &B::Device,
-) -> Vec<Tensor<B, 2>> {
-    dims.iter()
-        .enumerate()
-        .map(|(m, &d)| tensor(seed + m as u64, [batch, d], device))
-        .collect()
 }

@@ -33,8 +33,8 @@ use burn::tensor::Tensor;
 
 use super::scratch::Scratch;
 use super::{
-    column_sums, drop_constant, gemm_serial, merge_in_order, prepend_one, split_lengths, tensor_of,
-    vectorized, zeroed_output, Dense, Matrix, PARTS,
+    add_assign, column_sums, drop_constant, gemm_serial, merge_in_order, prepend_one, split_lengths,
+    tensor_of, vectorized, zeroed_output, Dense, Matrix, PARTS,
 };
 use crate::low_rank::LowRankFusionGrads;
 
@@ -218,11 +218,7 @@ pub fn forward(
         row.copy_from_slice(bias.values());
     }
     let add_run = |(rows, partial): (Range<usize>, Scratch)| {
-        let h = &mut h[rows.start * out..rows.end * out];
-        vectorized(
-            #[inline(always)]
-            || h.iter_mut().zip(&partial[..]).for_each(|(h, p)| *h += p),
-        );
+        add_assign(&mut h[rows.start * out..rows.end * out], &partial);
     };
     merge_in_order(
         work.runs(),
@@ -311,24 +307,18 @@ pub fn backward(
     let width_sum: usize = widths.iter().sum();
     let mut hat_grads: Vec<Vec<f32>> = widths.iter().map(|w| vec![0.0; batch * w]).collect();
     let mut rank_weights_grad = vec![0.0; rank];
-    let add = |total: &mut [f32], part: &[f32]| {
-        vectorized(
-            #[inline(always)]
-            || total.iter_mut().zip(part).for_each(|(t, p)| *t += p),
-        );
-    };
     let add_run = |(rows, partial, rank_grads): (Range<usize>, Scratch, Vec<f32>)| {
         let parts = &partial[..rows.len() * width_sum];
         let mut start = 0;
         for (total, width) in hat_grads.iter_mut().zip(&widths) {
             let len = rows.len() * width;
-            add(
+            add_assign(
                 &mut total[rows.start * width..rows.end * width],
                 &parts[start..start + len],
             );
             start += len;
         }
-        add(&mut rank_weights_grad, &rank_grads);
+        add_assign(&mut rank_weights_grad, &rank_grads);
     };
     merge_in_order(
         runs.into_iter().zip(slabs).collect(),

@@ -13,7 +13,7 @@
 //! Results are bit-identical for any number of threads and on every run: the work is cut
 //! into parts whose number and bounds follow from the problem's sizes alone, whatever the
 //! size of the rayon pool; each part sums its share in a fixed order on whichever thread
-//! takes it, and the parts' partial sums are added in part order (`ordered_parts`,
+//! takes it, and the parts' partial sums are added in part order (`fold_parts`,
 //! `merge_in_order`). Where a part owns whole output rows (the low-rank forward pass on a
 //! batch of 12 × 256 rows or more), no sum over ranks is cut between parts. Neither the
 //! pool size nor work stealing decides how a floating-point sum is grouped. (The `gemm`
@@ -27,7 +27,6 @@ pub mod tensor_fusion;
 use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
 use burn::tensor::{DType, Shape, Tensor, TensorData, TensorPrimitive};
-use rayon::prelude::*;
 
 /// Frees the buffers this module keeps for reuse between calls (at most 128 MiB; see
 /// `scratch.rs`). For memory measurements that should count a call's intermediates, and
@@ -103,12 +102,13 @@ pub(crate) const PARTS: usize = 12;
 
 /// `items` cut into at most [`PARTS`] contiguous groups of nearly equal size; each group is
 /// folded in order into its own accumulator (`init()`, then `fold`) on whichever thread takes
-/// it, and the accumulators are returned in group order, for the caller to add in that order.
-fn ordered_parts<T: Send, A: Send>(
+/// it, and the accumulators are handed to `merge` in group order ([`merge_in_order`]).
+fn fold_parts<T: Send, A: Send>(
     items: Vec<T>,
     init: impl Fn() -> A + Sync,
     fold: impl Fn(A, T) -> A + Sync,
-) -> Vec<A> {
+    merge: impl FnMut(A) + Send,
+) {
     let len = items.len();
     let count = PARTS.min(len).max(1);
     let mut items = items.into_iter();
@@ -120,10 +120,7 @@ fn ordered_parts<T: Send, A: Send>(
                 .collect()
         })
         .collect();
-    groups
-        .into_par_iter()
-        .map(|group| group.into_iter().fold(init(), &fold))
-        .collect()
+    merge_in_order(groups, |group| group.into_iter().fold(init(), &fold), merge);
 }
 
 /// Runs `part(item)` for every item on the rayon pool and hands the results to `merge` in
@@ -310,10 +307,12 @@ fn split_lengths(mut values: &mut [f32], lengths: impl Iterator<Item = usize>) -
         .collect()
 }
 
-/// `a += b`, returning `a` (the reduction of per-thread partial sums).
-fn add_into(mut a: Vec<f32>, b: Vec<f32>) -> Vec<f32> {
-    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-    a
+/// `total += part`, element-wise (the reduction of the parts' partial sums), vectorised.
+fn add_assign(total: &mut [f32], part: &[f32]) {
+    vectorized(
+        #[inline(always)]
+        || total.iter_mut().zip(part).for_each(|(t, p)| *t += p),
+    );
 }
 
 /// `[rows, d + 1]` -> `[rows, d]`: drops the gradient of the constant 1.

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use super::scratch::Scratch;
 use super::{
-    add_into, column_sums, gemm, gemm_serial, ordered_parts, prepend_one, tensor_of, zeroed_output, Dense,
+    add_assign, column_sums, fold_parts, gemm, gemm_serial, prepend_one, tensor_of, zeroed_output, Dense,
     Matrix, PARTS,
 };
 #[cfg(doc)]
@@ -122,7 +122,7 @@ pub fn forward(
 }
 
 /// `Σ_k ẑ_M[b, k] · Y[b, k, :]` `[c, O]` with `Y = Z' · W_view`, given `Z'` `[c, Q]` and
-/// `ẑ_M` `[c, L]`. `Y` is never whole: each part ([`ordered_parts`]) takes blocks of `k` (columns
+/// `ẑ_M` `[c, L]`. `Y` is never whole: each part ([`fold_parts`]) takes blocks of `k` (columns
 /// `k·O … (k + n)·O` of `W_view`, a strided view), computes that `[c, n·O]` block of `Y`
 /// (at most [`BLOCK_ELEMENTS`]) and adds it into its own `[c, O]` sum while it is in cache;
 /// the parts' sums are added in part order.
@@ -131,7 +131,8 @@ fn contract_partial(plan: &Plan, partial: &[f32], weight: &[f32], last_hat: &[f3
     let c = partial.len() / q;
     let blocks = even_blocks(last, BLOCK_ELEMENTS / (c * out));
     let widest = blocks.iter().map(Range::len).max().unwrap_or(0);
-    ordered_parts(
+    let mut total = vec![0.0; c * out];
+    fold_parts(
         blocks,
         || (vec![0.0; c * out], Scratch::new(c * widest * out)),
         |(mut sum, mut y), block| {
@@ -150,11 +151,9 @@ fn contract_partial(plan: &Plan, partial: &[f32], weight: &[f32], last_hat: &[f3
             }
             (sum, y)
         },
-    )
-    .into_iter()
-    .map(|(sum, _)| sum)
-    .reduce(add_into)
-    .unwrap_or_else(|| vec![0.0; c * out])
+        |(sum, _)| add_assign(&mut total, &sum),
+    );
+    total
 }
 
 /// `0..len` in contiguous blocks of at most `max_len` (at least 1), of sizes that differ by
@@ -290,7 +289,7 @@ impl Chunk<'_> {
     /// One GEMM of `2·c·P·O` FLOPs where `G · W_viewᵀ` and `Y = Z' · W_view` took two. `E`
     /// is never whole: each part takes blocks of `Q` (`Eᵀ` of a block is
     /// `W[block] · ∂hᵀ`, at most [`BLOCK_ELEMENTS`]), contracts it while it is in cache and
-    /// keeps its own `∂ẑ_Mᵀ`; the parts' sums are added in part order ([`ordered_parts`]).
+    /// keeps its own `∂ẑ_Mᵀ`; the parts' sums are added in part order ([`fold_parts`]).
     fn contract_weight(&self, plan: &Plan, weight: &[f32]) -> (Scratch, Vec<f32>) {
         let (c, last, out, q) = (self.rows, plan.split.last, plan.split.out, plan.split.q);
         let blocks = even_blocks(q, BLOCK_ELEMENTS / (last * c));
@@ -304,7 +303,8 @@ impl Chunk<'_> {
             block_grads.push((block.start, head));
             rest = tail;
         }
-        let last_grad_t = ordered_parts(
+        let mut last_grad_t = vec![0.0; last * c];
+        fold_parts(
             block_grads,
             || (vec![0.0; last * c], Scratch::new(widest * last * c)),
             |(mut last_grad_t, mut e_t), (q0, block_grad)| {
@@ -336,11 +336,8 @@ impl Chunk<'_> {
                 }
                 (last_grad_t, e_t)
             },
-        )
-        .into_iter()
-        .map(|(last_grad_t, _)| last_grad_t)
-        .reduce(add_into)
-        .unwrap_or_else(|| vec![0.0; last * c]);
+            |(part, _)| add_assign(&mut last_grad_t, &part),
+        );
         (partial_grad_t, last_grad_t)
     }
 }

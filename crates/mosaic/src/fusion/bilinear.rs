@@ -2,7 +2,7 @@
 
 use super::{Fusion, TensorFusion, TensorFusionConfig};
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Content, DisplaySettings, Module, ModuleDisplay};
 use burn::tensor::{backend::Backend, Tensor};
 use mosaic_kernels::FusionBackend;
 
@@ -31,6 +31,7 @@ pub struct BilinearConfig {
 /// Shapes: `x`: `[batch, d_x]`; `y`: `[batch, d_y]`; weight `[(d_x+1)(d_y+1), O]`;
 /// output `[batch, O]`.
 #[derive(Module, Debug)]
+#[module(custom_display)]
 pub struct Bilinear<B: Backend> {
     /// The two-modality tensor fusion that computes the layer.
     pub fusion: TensorFusion<B>,
@@ -83,6 +84,21 @@ impl<B: FusionBackend> Fusion<B> for Bilinear<B> {
     /// As [`Fusion::forward`].
     fn forward(&self, inputs: &[Tensor<B, 2>]) -> crate::Result<Tensor<B, 2>> {
         self.fusion.forward(inputs).map_err(|e| e.for_layer(LAYER))
+    }
+}
+
+impl<B: Backend> ModuleDisplay for Bilinear<B> {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        super::one_line()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        super::widths(
+            content,
+            &self.fusion.modality_dims,
+            self.fusion.weight.lazy_shape().dims::<2>()[1],
+        )
+        .optional()
     }
 }
 

@@ -1,8 +1,9 @@
 //! Early fusion by concatenation.
 
-use super::{check_modality_dims, validate_inputs, Fusion};
+use super::Fusion;
+use crate::validate::{check_modality_dims, validate_inputs};
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Content, DisplaySettings, Module, ModuleDisplay};
 use burn::tensor::{backend::Backend, Tensor};
 
 const LAYER: &str = "Concat";
@@ -18,6 +19,7 @@ pub struct ConcatConfig {
 ///
 /// Shapes: `inputs[m]`: `[batch, d_m]`; output `[batch, Σ_m d_m]`.
 #[derive(Module, Debug, Clone)]
+#[module(custom_display)]
 pub struct Concat {
     /// Widths `d_m`.
     pub modality_dims: Vec<usize>,
@@ -56,6 +58,16 @@ impl<B: Backend> Fusion<B> for Concat {
     fn forward(&self, inputs: &[Tensor<B, 2>]) -> crate::Result<Tensor<B, 2>> {
         validate_inputs(LAYER, &self.modality_dims, inputs)?;
         Ok(Tensor::cat(inputs.to_vec(), 1))
+    }
+}
+
+impl ModuleDisplay for Concat {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        super::one_line()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        super::widths(content, &self.modality_dims, self.modality_dims.iter().sum()).optional()
     }
 }
 

@@ -1,9 +1,10 @@
 //! Element-wise sum and product fusion.
 
-use super::{check_modality_dims, check_parameter_size, check_positive, validate_inputs, Fusion};
+use super::Fusion;
+use crate::validate::{check_modality_dims, check_parameter_size, check_positive, validate_inputs};
 use crate::MosaicError;
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Content, DisplaySettings, Module, ModuleDisplay};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{backend::Backend, Tensor};
 
@@ -37,6 +38,7 @@ pub struct ElementwiseConfig {
 ///
 /// Shapes: `inputs[m]`: `[batch, d_m]`; `A_m`: `[d_m, k]`; output `[batch, k]`.
 #[derive(Module, Debug)]
+#[module(custom_display)]
 pub struct Elementwise<B: Backend> {
     /// `P_m`, one per modality, when configured.
     pub projections: Option<Vec<Linear<B>>>,
@@ -133,6 +135,19 @@ impl<B: Backend> Fusion<B> for Elementwise<B> {
             ElementwiseOp::Product => projected.reduce(|a, b| a * b),
         };
         Ok(fused.expect("validated: at least two modalities"))
+    }
+}
+
+impl<B: Backend> ModuleDisplay for Elementwise<B> {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        super::one_line()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        super::widths(content, &self.modality_dims, self.d_output)
+            .add_debug_attribute("op", &self.op)
+            .add("projected", &self.projections.is_some())
+            .optional()
     }
 }
 

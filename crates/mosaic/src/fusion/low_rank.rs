@@ -1,12 +1,13 @@
 //! Low-rank multimodal fusion (LMF, Liu et al. 2018).
 
-use super::{
+use super::Fusion;
+use crate::validate::{
     check_modality_dims, check_parameter_shape, check_parameter_size, check_positive, validate_inputs,
-    with_constant, Fusion,
+    with_constant,
 };
 use crate::MosaicError;
 use burn::config::Config;
-use burn::module::{Initializer, Module, Param};
+use burn::module::{Content, DisplaySettings, Initializer, Module, ModuleDisplay, Param};
 use burn::tensor::{backend::Backend, Tensor};
 use mosaic_kernels::FusionBackend;
 
@@ -33,6 +34,7 @@ pub struct LowRankFusionConfig {
 /// `factors[m]`: `[R, d_m + 1, O]`; `rank_weights`: `[1, R]`; `bias`: `[1, O]`;
 /// output `[batch, O]`.
 #[derive(Module, Debug)]
+#[module(custom_display)]
 pub struct LowRankFusion<B: Backend> {
     /// `W_m`, one `[R, d_m + 1, O]` tensor per modality.
     pub factors: Vec<Param<Tensor<B, 3>>>,
@@ -148,6 +150,22 @@ impl<B: FusionBackend> Fusion<B> for LowRankFusion<B> {
             self.rank_weights.val(),
             self.bias.val(),
         ))
+    }
+}
+
+impl<B: Backend> ModuleDisplay for LowRankFusion<B> {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        super::one_line()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        super::widths(
+            content,
+            &self.modality_dims,
+            self.bias.lazy_shape().dims::<2>()[1],
+        )
+        .add("rank", &self.rank())
+        .optional()
     }
 }
 

@@ -1,11 +1,12 @@
 //! MLP fusion: concatenate, then a multilayer perceptron.
 
-use super::{
-    check_dropout, check_modality_dims, check_parameter_size, check_positive, validate_inputs, Fusion,
+use super::Fusion;
+use crate::validate::{
+    check_dropout, check_modality_dims, check_parameter_size, check_positive, validate_inputs,
 };
 use crate::MosaicError;
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Content, DisplaySettings, Module, ModuleDisplay};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::tensor::{backend::Backend, Tensor};
 
@@ -30,6 +31,7 @@ pub struct MlpFusionConfig {
 ///
 /// Shapes: `inputs[m]`: `[batch, d_m]`; output `[batch, O]`.
 #[derive(Module, Debug)]
+#[module(custom_display)]
 pub struct MlpFusion<B: Backend> {
     /// The hidden layers followed by the output layer.
     pub layers: Vec<Linear<B>>,
@@ -112,6 +114,18 @@ impl<B: Backend> Fusion<B> for MlpFusion<B> {
             self.dropout.forward(self.activation.forward(layer.forward(h)))
         });
         Ok(output.forward(h))
+    }
+}
+
+impl<B: Backend> ModuleDisplay for MlpFusion<B> {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        super::one_line()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        super::widths(content, &self.modality_dims, self.d_output)
+            .add("layers", &self.layers.len())
+            .optional()
     }
 }
 

@@ -18,27 +18,37 @@
 mod bilinear;
 mod concat;
 mod elementwise;
-#[cfg(test)]
-mod fused_ops_tests;
 mod low_rank;
 mod mlp;
 mod tensor_fusion;
-mod validate;
 
+pub use crate::validate::MAX_PARAMETER_ELEMENTS;
 pub use bilinear::{Bilinear, BilinearConfig};
 pub use concat::{Concat, ConcatConfig};
 pub use elementwise::{Elementwise, ElementwiseConfig, ElementwiseOp};
 pub use low_rank::{LowRankFusion, LowRankFusionConfig};
 pub use mlp::{MlpFusion, MlpFusionConfig};
 pub use tensor_fusion::{interaction_order, TensorFusion, TensorFusionConfig};
-pub use validate::MAX_PARAMETER_ELEMENTS;
-pub(crate) use validate::{
-    check_dropout, check_modality_dims, check_parameter_shape, check_parameter_size, check_positive,
-    validate_inputs, with_constant,
-};
 
 use crate::Result;
+use burn::module::{Content, DisplaySettings};
 use burn::tensor::{backend::Backend, Tensor};
+
+/// The display settings of every layer and sub-network: one line (`Name {attributes,
+/// params: N}`, burn appending the parameter count).
+pub(crate) fn one_line() -> Option<DisplaySettings> {
+    DisplaySettings::new()
+        .with_new_line_after_attribute(false)
+        .optional()
+}
+
+/// The attributes every fusion layer's `Display` starts with: its modality widths and its
+/// output width.
+pub(crate) fn widths(content: Content, modality_dims: &[usize], d_output: usize) -> Content {
+    content
+        .add_debug_attribute("modality_dims", &modality_dims)
+        .add("d_output", &d_output)
+}
 
 /// A layer that fuses one vector per modality into one vector.
 pub trait Fusion<B: Backend> {

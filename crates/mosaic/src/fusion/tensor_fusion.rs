@@ -1,12 +1,13 @@
 //! Tensor fusion (TFN, Zadeh et al. 2017).
 
-use super::{
+use super::Fusion;
+use crate::validate::{
     check_modality_dims, check_parameter_shape, check_parameter_size, check_positive, validate_inputs,
-    with_constant, Fusion,
+    with_constant,
 };
 use crate::MosaicError;
 use burn::config::Config;
-use burn::module::{Initializer, Module, Param};
+use burn::module::{Content, DisplaySettings, Initializer, Module, ModuleDisplay, Param};
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 use mosaic_kernels::FusionBackend;
 
@@ -41,6 +42,7 @@ pub struct TensorFusionConfig {
 /// With [`TensorFusionConfig::orders`] set, the weight rows of the dropped terms are masked
 /// to zero (they receive no gradient and never contribute).
 #[derive(Module, Debug)]
+#[module(custom_display)]
 pub struct TensorFusion<B: Backend> {
     /// `W`, `[P, O]`.
     pub weight: Param<Tensor<B, 2>>,
@@ -186,6 +188,22 @@ impl<B: FusionBackend> Fusion<B> for TensorFusion<B> {
             self.effective_weight(),
             self.bias.as_ref().map(Param::val),
         ))
+    }
+}
+
+impl<B: Backend> ModuleDisplay for TensorFusion<B> {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        super::one_line()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        super::widths(
+            content,
+            &self.modality_dims,
+            self.weight.lazy_shape().dims::<2>()[1],
+        )
+        .add("all_orders", &self.mask.is_none())
+        .optional()
     }
 }
 
@@ -391,4 +409,23 @@ mod tests {
         );
     }
     for_each_backend!(rejects_mismatched_parameters, mismatched_parameters);
+
+    /// `P = 3 · 4 = 12`: a `[12, 4]` weight and a bias of 4, 52 parameters; with the order-2
+    /// terms only, the mask is shown.
+    #[test]
+    fn display_shows_widths_and_parameter_count() {
+        let device = Default::default();
+        let layer = TensorFusionConfig::new(vec![2, 3], 4)
+            .init::<crate::backend::Cpu>(&device)
+            .unwrap();
+        assert_eq!(
+            layer.to_string(),
+            "TensorFusion {modality_dims: [2, 3], d_output: 4, all_orders: true, params: 52}"
+        );
+        let layer = TensorFusionConfig::new(vec![2, 3], 4)
+            .with_orders(Some(vec![2]))
+            .init::<crate::backend::Cpu>(&device)
+            .unwrap();
+        assert!(layer.to_string().contains("all_orders: false"), "{layer}");
+    }
 }

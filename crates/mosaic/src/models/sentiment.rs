@@ -16,9 +16,10 @@ use crate::fusion::{
     LowRankFusion, LowRankFusionConfig, MlpFusion, MlpFusionConfig, TensorFusion, TensorFusionConfig,
 };
 use crate::subnet::{LstmSubnet, LstmSubnetConfig, MlpSubnet, MlpSubnetConfig};
+use crate::validate::{check_input, Dim};
 use crate::{FusionBackend, MosaicError};
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Content, Module, ModuleDisplay};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::Backend;
@@ -134,6 +135,7 @@ pub struct ModelConfig {
 
 /// The fusion layer, one variant per [`FusionKind`] (sum and product share one).
 #[derive(Module, Debug)]
+#[module(custom_display)]
 #[allow(clippy::large_enum_variant)]
 pub enum FusionLayer<B: Backend> {
     /// Concatenation.
@@ -165,6 +167,7 @@ impl<B: FusionBackend> FusionLayer<B> {
 
 /// The sentiment model (module docs).
 #[derive(Module, Debug)]
+#[module(custom_display)]
 pub struct SentimentModel<B: Backend> {
     /// Text sub-network, when text is used.
     pub text: Option<LstmSubnet<B>>,
@@ -407,8 +410,10 @@ impl<B: FusionBackend> SentimentModel<B> {
             )
         };
         let mut inputs = Vec::new();
+        let mut rows = None;
         if let Some(net) = &self.text {
             let x = batch.text.clone().ok_or_else(|| missing("text"))?;
+            check_modality(inputs.len(), "text", &x.dims(), net.d_input, &mut rows)?;
             inputs.push(net.forward(x)?);
         }
         for (net, x, name) in [
@@ -417,12 +422,71 @@ impl<B: FusionBackend> SentimentModel<B> {
         ] {
             if let Some(net) = net {
                 let x = x.clone().ok_or_else(|| missing(name))?;
+                check_modality(inputs.len(), name, &x.dims(), net.d_input, &mut rows)?;
                 inputs.push(net.forward(x)?);
             }
         }
         let fused = self.fusion.layer().forward(&inputs)?;
         Ok(sigmoid(self.head.forward(fused)) * 6.0 - 3.0)
     }
+}
+
+/// The layer itself, as its own `Display` shows it.
+impl<B: Backend> ModuleDisplay for FusionLayer<B> {
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        match self {
+            Self::Concat(layer) => content.add_single(layer),
+            Self::Elementwise(layer) => content.add_single(layer),
+            Self::Mlp(layer) => content.add_single(layer),
+            Self::Bilinear(layer) => content.add_single(layer),
+            Self::Tensor(layer) => content.add_single(layer),
+            Self::LowRank(layer) => content.add_single(layer),
+        }
+        .optional()
+    }
+}
+
+/// One line per part: the sub-networks the model has, the fusion layer and the head, each
+/// with its widths and parameter count, then the model's parameter count.
+impl<B: Backend> ModuleDisplay for SentimentModel<B> {
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        let content = match &self.text {
+            Some(net) => content.add("text", net),
+            None => content,
+        };
+        let content = match &self.audio {
+            Some(net) => content.add("audio", net),
+            None => content,
+        };
+        let content = match &self.video {
+            Some(net) => content.add("video", net),
+            None => content,
+        };
+        content
+            .add("fusion", &self.fusion)
+            .add("head", &self.head)
+            .optional()
+    }
+}
+
+/// Checks the tensor of the model's `m`-th modality `name`: `[batch, width]` (text:
+/// `[batch, time, width]`), with the batch of the modalities before it (`rows`, set by the
+/// first).
+fn check_modality(
+    m: usize,
+    name: &str,
+    actual: &[usize],
+    width: usize,
+    rows: &mut Option<usize>,
+) -> crate::Result<()> {
+    let mut expected = vec![rows.map_or(Dim::NonEmpty("batch", "the batch"), Dim::Is)];
+    if name == "text" {
+        expected.push(Dim::NonEmpty("time", "the sequence"));
+    }
+    expected.push(Dim::Is(width));
+    check_input(MODEL, Some(m), actual, &expected, &format!(" ({name})"))?;
+    rows.get_or_insert(actual[0]);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -484,5 +548,69 @@ mod tests {
         let mut saturated = config(&["text", "audio", "video"], FusionKind::Tfn);
         saturated.text_out = usize::MAX;
         assert_eq!(saturated.least_weight_elements(), u64::MAX);
+    }
+
+    /// Bad inputs are named by the model's modality index and name, before any sub-network
+    /// runs; a missing modality is named too.
+    #[test]
+    fn bad_batches_name_the_modality() {
+        let device = CpuDevice::default();
+        let model = config(&["text", "audio", "video"], FusionKind::Concat)
+            .init::<Cpu>(&device)
+            .unwrap();
+        let batch = |text: [usize; 3], audio: [usize; 2], video: Option<[usize; 2]>| Batch {
+            text: Some(Tensor::zeros(text, &device)),
+            audio: Some(Tensor::zeros(audio, &device)),
+            video: video.map(|shape| Tensor::zeros(shape, &device)),
+            labels: Tensor::zeros([text[0], 1], &device),
+        };
+        let error = |b: Batch<Cpu>| model.forward(&b).unwrap_err().to_string();
+        assert_eq!(
+            error(batch([2, 4, 5], [2, 4], Some([2, 6]))),
+            "SentimentModel: modality 1 has shape [2, 4], expected [2, 3] (audio)"
+        );
+        assert_eq!(
+            error(batch([2, 4, 5], [2, 3], Some([3, 6]))),
+            "SentimentModel: modality 2 has shape [3, 6], expected [2, 6] (video)"
+        );
+        assert_eq!(
+            error(batch([2, 0, 5], [2, 3], Some([2, 6]))),
+            "SentimentModel: modality 0 has shape [2, 0, 5]: the sequence must not be empty"
+        );
+        assert_eq!(
+            error(batch([2, 4, 5], [2, 3], None)),
+            "SentimentModel: the batch has no video tensor, but the model reads video"
+        );
+        assert!(model.forward(&batch([2, 4, 5], [2, 3], Some([2, 6]))).is_ok());
+    }
+
+    /// The display shows each part's widths and parameter count, counted by hand: text LSTM
+    /// 4·(5·16 + 16·16 + 2·16) = 1472 plus its projection 16·8 + 8 = 136; low-rank fusion
+    /// over widths [8, 8] to 16 at rank 4: 2 · 4·9·16 + 4 + 16 = 1172; head 16 + 1 = 17.
+    #[test]
+    fn display_shows_widths_rank_and_parameter_counts() {
+        let device = CpuDevice::default();
+        let model = config(&["text", "video"], FusionKind::Lmf)
+            .init::<Cpu>(&device)
+            .unwrap();
+        let shown = model.to_string();
+        for line in [
+            "text: LstmSubnet {d_input: 5, d_hidden: 16, d_output: 8, params: 1608}",
+            "fusion: LowRankFusion {modality_dims: [8, 8], d_output: 16, rank: 4, params: 1172}",
+            "head: Linear {d_input: 16, d_output: 1, bias: true, params: 17}",
+        ] {
+            assert!(shown.contains(line), "{line:?} missing from\n{shown}");
+        }
+        // Batch norm: γ, β and the running mean and variance (burn counts all four).
+        let video = 4 * 6 + (6 * 8 + 8) + 2 * (8 * 8 + 8);
+        let total = 1608 + video + 1172 + 17;
+        assert!(
+            shown.contains(&format!(
+                "video: MlpSubnet {{d_input: 6, d_hidden: 8, params: {video}}}"
+            )),
+            "{shown}"
+        );
+        assert!(shown.contains(&format!("params: {total}")), "{shown}");
+        assert_eq!(model.num_params(), total);
     }
 }

@@ -1,9 +1,8 @@
 //! The LSTM sub-network for text (word-vector sequences).
 
-use crate::fusion::{check_dropout, check_parameter_size, check_positive};
-use crate::MosaicError;
+use crate::validate::{check_dropout, check_input, check_parameter_size, check_positive, Dim};
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Content, DisplaySettings, Module, ModuleDisplay};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Lstm, LstmConfig};
 use burn::tensor::{backend::Backend, Tensor};
 
@@ -31,6 +30,7 @@ pub struct LstmSubnetConfig {
 ///
 /// Shapes: `x`: `[batch, time, d_in]`; `L`: `[d_hidden, d_out]`; output `[batch, d_out]`.
 #[derive(Module, Debug)]
+#[module(custom_display)]
 pub struct LstmSubnet<B: Backend> {
     /// The recurrent layer (batch first).
     pub lstm: Lstm<B>,
@@ -74,27 +74,29 @@ impl<B: Backend> LstmSubnet<B> {
     /// # Errors
     /// A width other than `d_in`, an empty batch or an empty sequence.
     pub fn forward(&self, x: Tensor<B, 3>) -> crate::Result<Tensor<B, 2>> {
-        let shape = x.dims();
-        if shape[2] != self.d_input {
-            return Err(MosaicError::Shape {
-                layer: LAYER,
-                modality: 0,
-                expected: format!("[batch, time, {}]", self.d_input),
-                actual: shape.to_vec(),
-            });
-        }
-        for (dim, what) in [(0, "the batch"), (1, "the sequence")] {
-            if shape[dim] == 0 {
-                return Err(MosaicError::Empty {
-                    layer: LAYER,
-                    modality: 0,
-                    what,
-                    actual: shape.to_vec(),
-                });
-            }
-        }
+        let expected = [
+            Dim::NonEmpty("batch", "the batch"),
+            Dim::NonEmpty("time", "the sequence"),
+            Dim::Is(self.d_input),
+        ];
+        check_input(LAYER, None, &x.dims(), &expected, "")?;
         let (_, state) = self.lstm.forward(x, None);
         Ok(self.linear.forward(self.dropout.forward(state.hidden)))
+    }
+}
+
+impl<B: Backend> ModuleDisplay for LstmSubnet<B> {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        crate::fusion::one_line()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        let [d_hidden, d_output] = self.linear.weight.lazy_shape().dims();
+        content
+            .add("d_input", &self.d_input)
+            .add("d_hidden", &d_hidden)
+            .add("d_output", &d_output)
+            .optional()
     }
 }
 
@@ -182,15 +184,15 @@ mod tests {
         };
         assert_eq!(
             message([2, 5, 4]),
-            "LstmSubnet: modality 0 has shape [2, 5, 4], expected [batch, time, 3]"
+            "LstmSubnet: input has shape [2, 5, 4], expected [batch, time, 3]"
         );
         assert_eq!(
             message([2, 0, 3]),
-            "LstmSubnet: modality 0 has shape [2, 0, 3]: the sequence must not be empty"
+            "LstmSubnet: input has shape [2, 0, 3]: the sequence must not be empty"
         );
         assert_eq!(
             message([0, 5, 3]),
-            "LstmSubnet: modality 0 has shape [0, 5, 3]: the batch must not be empty"
+            "LstmSubnet: input has shape [0, 5, 3]: the batch must not be empty"
         );
         assert_eq!(
             LstmSubnetConfig::new(3, 4, 2)

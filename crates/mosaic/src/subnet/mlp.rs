@@ -1,8 +1,8 @@
 //! The MLP sub-network for audio and visual feature vectors.
 
-use crate::fusion::{check_dropout, check_parameter_size, check_positive, validate_inputs};
+use crate::validate::{check_dropout, check_input, check_parameter_size, check_positive, Dim};
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Content, DisplaySettings, Module, ModuleDisplay};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::tensor::{backend::Backend, Tensor};
 
@@ -28,6 +28,7 @@ pub struct MlpSubnetConfig {
 ///
 /// Shapes: `x`: `[batch, d_in]`; `L_1`: `[d_in, h]`; `L_2`, `L_3`: `[h, h]`; output `[batch, h]`.
 #[derive(Module, Debug)]
+#[module(custom_display)]
 pub struct MlpSubnet<B: Backend> {
     /// Batch normalisation of the input features.
     pub norm: BatchNorm<B>,
@@ -74,14 +75,34 @@ impl<B: Backend> MlpSubnet<B> {
     /// - output: `[batch, h]`
     ///
     /// # Errors
-    /// A width other than `d_in` ([`MosaicError::Shape`](crate::MosaicError::Shape), modality 0), or an empty batch.
+    /// A width other than `d_in` ([`MosaicError::Shape`](crate::MosaicError::Shape)), or an empty batch.
     pub fn forward(&self, x: Tensor<B, 2>) -> crate::Result<Tensor<B, 2>> {
-        validate_inputs(LAYER, &[self.d_input], std::slice::from_ref(&x))?;
+        check_input(
+            LAYER,
+            None,
+            &x.dims(),
+            &[Dim::NonEmpty("batch", "the batch"), Dim::Is(self.d_input)],
+            "",
+        )?;
         let x = self.dropout.forward(self.norm.forward(x));
         Ok(self
             .linears
             .iter()
             .fold(x, |h, linear| self.activation.forward(linear.forward(h))))
+    }
+}
+
+impl<B: Backend> ModuleDisplay for MlpSubnet<B> {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        crate::fusion::one_line()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        let [_, d_hidden] = self.linears[0].weight.lazy_shape().dims();
+        content
+            .add("d_input", &self.d_input)
+            .add("d_hidden", &d_hidden)
+            .optional()
     }
 }
 
@@ -171,14 +192,14 @@ mod tests {
                 .forward(Tensor::zeros([2, 5], &device))
                 .unwrap_err()
                 .to_string(),
-            "MlpSubnet: modality 0 has shape [2, 5], expected [2, 3] ([batch, d_0], batch from modality 0)"
+            "MlpSubnet: input has shape [2, 5], expected [batch, 3]"
         );
         assert_eq!(
             layer
                 .forward(Tensor::zeros([0, 3], &device))
                 .unwrap_err()
                 .to_string(),
-            "MlpSubnet: modality 0 has shape [0, 3]: the batch must not be empty"
+            "MlpSubnet: input has shape [0, 3]: the batch must not be empty"
         );
         assert_eq!(
             MlpSubnetConfig::new(0, 4)

@@ -1,4 +1,5 @@
-//! Shape checks shared by every fusion layer.
+//! The checks every layer, sub-network and model runs on its configuration and its inputs:
+//! one place that words the errors.
 
 use crate::{MosaicError, Result};
 use burn::tensor::{backend::Backend, Tensor};
@@ -101,9 +102,68 @@ pub(crate) fn check_dropout(layer: &'static str, p: f64) -> Result<()> {
     }
 }
 
-/// Checks `inputs` against the configured widths and returns the batch size.
+/// What one dimension of an input must be, for [`check_input`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Dim {
+    /// Exactly this size (a configured width, or the batch of an earlier modality).
+    Is(usize),
+    /// Any size but 0: the dimension's name in the expected shape (`batch`, `time`) and, for
+    /// the error when it is 0, what it counts (`the batch`, `the sequence`).
+    NonEmpty(&'static str, &'static str),
+}
+
+/// Checks one input's shape: its rank and every [`Dim`] of `expected`, then that no
+/// [`Dim::NonEmpty`] dimension is 0. `modality` names the input among several (`None` for
+/// a network's single input); `note` follows the expected shape in the message.
 ///
-/// Every input must be `[batch, dims[m]]` with the same, non-zero `batch`.
+/// # Errors
+/// [`MosaicError::Shape`] or [`MosaicError::Empty`], naming `layer`, the modality, the
+/// expected and the actual shape.
+pub(crate) fn check_input(
+    layer: &'static str,
+    modality: Option<usize>,
+    actual: &[usize],
+    expected: &[Dim],
+    note: &str,
+) -> Result<()> {
+    let fits = |(&size, dim): (&usize, &Dim)| match *dim {
+        Dim::Is(n) => size == n,
+        Dim::NonEmpty(..) => true,
+    };
+    if actual.len() != expected.len() || !actual.iter().zip(expected).all(fits) {
+        let dims: Vec<String> = expected
+            .iter()
+            .map(|dim| match *dim {
+                Dim::Is(n) => n.to_string(),
+                Dim::NonEmpty(name, _) => name.to_string(),
+            })
+            .collect();
+        return Err(MosaicError::Shape {
+            layer,
+            modality,
+            expected: format!("[{}]{note}", dims.join(", ")),
+            actual: actual.to_vec(),
+        });
+    }
+    for (&size, dim) in actual.iter().zip(expected) {
+        if let (0, Dim::NonEmpty(_, what)) = (size, *dim) {
+            return Err(MosaicError::Empty {
+                layer,
+                modality,
+                what,
+                actual: actual.to_vec(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks one tensor per modality against the configured widths and returns the batch
+/// size: every input must be `[batch, dims[m]]`, with modality 0's `batch`, not 0.
+///
+/// # Errors
+/// [`MosaicError::ModalityCount`], or [`check_input`]'s errors for the first input that
+/// does not fit.
 pub(crate) fn validate_inputs<B: Backend>(
     layer: &'static str,
     dims: &[usize],
@@ -118,23 +178,21 @@ pub(crate) fn validate_inputs<B: Backend>(
     }
     let batch = inputs[0].dims()[0];
     for (modality, (input, &width)) in inputs.iter().zip(dims).enumerate() {
-        let shape = input.dims();
-        if shape != [batch, width] {
-            return Err(MosaicError::Shape {
-                layer,
-                modality,
-                expected: format!("[{batch}, {width}] ([batch, d_{modality}], batch from modality 0)"),
-                actual: shape.to_vec(),
-            });
-        }
-    }
-    if batch == 0 {
-        return Err(MosaicError::Empty {
+        let (first, note) = if modality == 0 {
+            (Dim::NonEmpty("batch", "the batch"), " ([batch, d_0])".to_string())
+        } else {
+            (
+                Dim::Is(batch),
+                format!(" ([batch, d_{modality}], batch from modality 0)"),
+            )
+        };
+        check_input(
             layer,
-            modality: 0,
-            what: "the batch",
-            actual: inputs[0].dims().to_vec(),
-        });
+            Some(modality),
+            &input.dims(),
+            &[first, Dim::Is(width)],
+            &note,
+        )?;
     }
     Ok(batch)
 }

@@ -3,13 +3,13 @@
 //!
 //! Its own test binary (process), so that the process's peak resident memory (`VmHWM`) is
 //! this test's. Linux only: it reads `/proc/self/status`.
-#![cfg(target_os = "linux")]
+#![cfg(all(target_os = "linux", feature = "flex"))]
 
 use burn::backend::Autodiff;
 use burn::tensor::{backend::Backend, Tensor, TensorData};
-use mosaic::backend::{Cpu, CpuDevice};
-use mosaic::FusionBackend;
+use mosaic_kernels::backends::Flex;
 use mosaic_kernels::composite::flat_outer_product;
+use mosaic_kernels::FusionBackend;
 
 /// Four modalities of width 63: `P = 64⁴ = 16,777,216`; at batch 64 the outer product is
 /// `64 · P · 4 B = 4 GiB`.
@@ -58,12 +58,12 @@ fn assert_rel(label: &str, actual: f32, expected: f32) {
 
 #[test]
 fn tensor_fusion_runs_in_bounded_memory() {
-    type B = Autodiff<Cpu>;
-    let device = CpuDevice::default();
+    type B = Autodiff<Flex>;
+    let device = Default::default();
     // A rank-one weight W = w_1 ⊗ … ⊗ w_4 with one output, so that
     // h_b = Π_m s_m[b] with s_m = ẑ_m · w_m: an exact reference that needs no outer product.
-    let factors: Vec<Tensor<Cpu, 2>> = (0..MODALITIES)
-        .map(|m| tensor::<Cpu>(10 + m, [1, WIDTH + 1], &device).mul_scalar(0.5))
+    let factors: Vec<Tensor<Flex, 2>> = (0..MODALITIES)
+        .map(|m| tensor::<Flex>(10 + m, [1, WIDTH + 1], &device).mul_scalar(0.5))
         .collect();
     let p = (WIDTH + 1).pow(MODALITIES as u32);
     let weight: Tensor<B, 2> =
