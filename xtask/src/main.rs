@@ -1,7 +1,9 @@
 //! mosaic's developer tasks: `cargo xtask <command>`.
 //!
 //! - `cargo xtask reproduce [ARGS]`: the README's main command, `mosaic reproduce` (the
-//!   lecture's sentiment table on the bundled dataset), with the binary of the test build.
+//!   lecture's sentiment table on the bundled dataset). It builds the `mosaic` binary with
+//!   the one backend it runs on (`--backend`, flex by default), nothing else: a newcomer's
+//!   first result does not wait for the test matrix.
 //! - `cargo xtask test [--backend all|flex|ndarray|wgpu|cuda]`: the test suite. `all` (the
 //!   default) runs every test on flex, ndarray and wgpu and compiles, but does not run, the
 //!   CUDA tests (they need an NVIDIA GPU: run `--backend cuda` on one).
@@ -14,8 +16,9 @@
 //!   `cargo xtask lint`, `cargo xtask reproduce`, then `cargo xtask test`, ending with one
 //!   summary line (`tests: N passed, N failed, N skipped`).
 //!
-//! Every command builds `mosaic` with one feature set (`flex,ndarray,wgpu,cuda`), so tests,
-//! the CLI and the CUDA compile check share one build of burn.
+//! `test`, `lint`, `demo` and `bench` build `mosaic` with every backend (`flex, ndarray,
+//! wgpu, cuda`: the kernels crate's features), so the tests, the CLI and the CUDA compile
+//! check share one build of burn; `reproduce` builds its one backend.
 
 mod bench;
 
@@ -288,20 +291,50 @@ fn demo(args: &[String]) -> Result<(), String> {
     cargo(&command)
 }
 
-/// `mosaic reproduce ARGS`: builds what `cargo xtask test` builds (the `mosaic` binary
-/// among it), then runs the binary.
+/// `mosaic reproduce ARGS`: builds the `mosaic` binary with the backend `ARGS` name
+/// (`--backend NAME`, flex when they name none) and nothing else, then runs it.
 fn reproduce(args: &[String]) -> Result<(), String> {
+    let args = args.strip_prefix(&["--".to_string()]).unwrap_or(args);
+    let backend = named_backend(args)?;
     cargo(&[
-        "test",
-        "--workspace",
+        "build",
+        "-p",
+        "mosaic-cli",
+        "--no-default-features",
         "--features",
-        &features(&WORKSPACE_CRATES),
-        "--no-run",
+        &format!("mosaic-cli/{backend}"),
     ])?;
+    run_mosaic_reproduce(args)
+}
+
+/// The value of `--backend NAME` or `--backend=NAME` in `args` (`flex` without one),
+/// checked against the backends.
+fn named_backend(args: &[String]) -> Result<String, String> {
+    let backend = args
+        .iter()
+        .position(|a| a == "--backend")
+        .map(|i| args.get(i + 1).cloned().ok_or("--backend needs a value"))
+        .transpose()?
+        .or_else(|| {
+            args.iter()
+                .find_map(|a| a.strip_prefix("--backend=").map(String::from))
+        })
+        .unwrap_or_else(|| "flex".into());
+    if backends().contains(&backend) {
+        Ok(backend)
+    } else {
+        Err(format!(
+            "unknown backend `{backend}`; expected one of {}",
+            backends().join(", ")
+        ))
+    }
+}
+
+/// Runs `mosaic reproduce ARGS` with the `mosaic` binary of the last build.
+fn run_mosaic_reproduce(args: &[String]) -> Result<(), String> {
     let binary = target_dir()
         .join("debug")
         .join(format!("mosaic{}", std::env::consts::EXE_SUFFIX));
-    let args = args.strip_prefix(&["--".to_string()]).unwrap_or(args);
     println!("xtask: {} reproduce {}", binary.display(), args.join(" "));
     let status = Command::new(&binary)
         .arg("reproduce")
