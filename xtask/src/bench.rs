@@ -1,9 +1,11 @@
 //! `cargo xtask bench --backend flex|ndarray|wgpu|cuda [--quick] [--filter PATTERN]`: runs
 //! the criterion benchmarks of `mosaic-benches`, then joins criterion's estimates with the
 //! cases' FLOP counts and memory into `target/mosaic-bench/<backend>/`: `report.json`
-//! (schema in docs/benchmarks.md), `report.md`, `throughput.svg` and `memory.svg`.
+//! (schema in docs/benchmarks.md), `report.md`, and the plots (`mosaic-plot`):
+//! `throughput.svg`, `memory.svg` and `speedup.svg` (fused vs composite).
 
 use crate::{backends, check_driver, features, option, target_dir, workspace_root};
+use mosaic_plot::{line_svg, Axis, LinePlot, Series};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
@@ -122,10 +124,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
     .map_err(|e| format!("writing report.json: {e}"))?;
     let table = report_markdown(backend, &device, &rows);
     std::fs::write(out.join("report.md"), &table).map_err(|e| format!("writing report.md: {e}"))?;
-    std::fs::write(out.join("throughput.svg"), plot(&rows, Plot::Throughput))
-        .map_err(|e| format!("writing throughput.svg: {e}"))?;
-    std::fs::write(out.join("memory.svg"), plot(&rows, Plot::Memory))
-        .map_err(|e| format!("writing memory.svg: {e}"))?;
+    for (name, kind) in [
+        ("throughput.svg", Plot::Throughput),
+        ("memory.svg", Plot::Memory),
+        ("speedup.svg", Plot::Speedup),
+    ] {
+        if let Some(svg) = plot(&rows, kind, backend)? {
+            std::fs::write(out.join(name), svg).map_err(|e| format!("writing {name}: {e}"))?;
+        }
+    }
     println!("\n{table}");
     println!("xtask: report, table and plots in {}", out.display());
     Ok(())
@@ -302,109 +309,151 @@ fn fused_vs_composite(rows: &[Row]) -> String {
     md
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Debug)]
 enum Plot {
-    /// Samples/s vs batch, forward and training step, per layer and shape.
+    /// Samples/s vs batch, forward and training step, per case and path.
     Throughput,
-    /// Peak memory of a training step vs batch.
+    /// Peak memory of a training step vs batch, per case and path.
     Memory,
+    /// Composite time / fused time vs batch, forward and training step, per case.
+    Speedup,
 }
 
-/// A log-log SVG line plot of every case group that was run at several batch sizes.
-fn plot(rows: &[Row], kind: Plot) -> String {
-    let mut groups: Vec<&str> = rows.iter().map(|r| r.group.as_str()).collect();
-    groups.sort_unstable();
-    groups.dedup();
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    for g in groups {
-        let mut points: Vec<&Row> = rows.iter().filter(|r| r.group == g).collect();
-        if points.len() < 2 {
+/// What the two timed steps are called in labels.
+const STEPS: [&str; 2] = ["forward", "training step"];
+
+/// The plot's series: one per case, path (fused or composite) and step that ran at two
+/// batch sizes or more, labelled with all three (`lmf/32x32x128-o128-r32, fused, forward`).
+fn series(rows: &[Row], kind: Plot) -> Vec<Series> {
+    let mut keys: Vec<(&str, &str)> = rows.iter().map(|r| (r.case(), r.path.as_str())).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let steps: &[usize] = match kind {
+        Plot::Throughput | Plot::Speedup => &[0, 1],
+        Plot::Memory => &[1],
+    };
+    let mut out = Vec::new();
+    for (case, path) in keys {
+        if kind == Plot::Speedup && path != "fused" {
             continue;
         }
-        points.sort_by_key(|r| r.batch);
-        let curves: &[(&str, usize)] = match kind {
-            Plot::Throughput => &[("forward", 0), ("train", 1)],
-            Plot::Memory => &[("train", 1)],
-        };
-        for &(what, k) in curves {
-            let values = points
+        let mut runs: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.case() == case && r.path == path)
+            .collect();
+        runs.sort_by_key(|r| r.batch);
+        for &k in steps {
+            let points: Vec<(f64, f64)> = runs
                 .iter()
                 .filter_map(|r| {
                     let y = match kind {
                         Plot::Throughput => r.samples_per_second(k),
                         Plot::Memory => r.peak_bytes? as f64 / 1048576.0,
+                        Plot::Speedup => {
+                            let composite = rows
+                                .iter()
+                                .find(|c| c.path == "composite" && c.case() == case && c.batch == r.batch)?;
+                            composite.seconds[k] / r.seconds[k]
+                        }
                     };
-                    (y > 0.0).then_some((r.batch as f64, y))
+                    Some((r.batch as f64, y))
                 })
                 .collect();
-            series.push((format!("{g} {what} (composite)"), values));
+            if points.len() < 2 {
+                continue;
+            }
+            let label = match kind {
+                Plot::Speedup => format!("{case}, {}", STEPS[k]),
+                _ => format!("{case}, {path}, {}", STEPS[k]),
+            };
+            out.push(Series::new(label, points));
         }
     }
-    let (w, h, left, bottom, top, right) = (760.0, 420.0, 70.0, 50.0, 30.0, 250.0);
-    let all: Vec<(f64, f64)> = series.iter().flat_map(|(_, p)| p.iter().copied()).collect();
-    let range = |v: Vec<f64>| {
-        let lo = v
-            .iter()
-            .copied()
-            .fold(f64::INFINITY, f64::min)
-            .max(1e-9)
-            .log10()
-            .floor();
-        let hi = v
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max)
-            .max(1e-9)
-            .log10()
-            .ceil();
-        (lo, if hi > lo { hi } else { lo + 1.0 })
+    out
+}
+
+/// The plot of `kind` for the report, or `None` when no case ran at two batch sizes.
+fn plot(rows: &[Row], kind: Plot, backend: &str) -> Result<Option<String>, String> {
+    let series = series(rows, kind);
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let (title, y) = match kind {
+        Plot::Throughput => ("throughput", Axis::log("throughput (samples/s)")),
+        Plot::Memory => ("peak memory of one training step", Axis::log("peak memory (MiB)")),
+        Plot::Speedup => (
+            "fused vs composite: speed-up (composite time / fused time)",
+            Axis::log("speed-up (×, > 1: fused faster)"),
+        ),
     };
-    let (x0, x1) = range(all.iter().map(|p| p.0).collect());
-    let (y0, y1) = range(all.iter().map(|p| p.1).collect());
-    let px = |x: f64| left + (x.log10() - x0) / (x1 - x0) * (w - left - right);
-    let py = |y: f64| h - bottom - (y.log10() - y0) / (y1 - y0) * (h - bottom - top);
-    let title = match kind {
-        Plot::Throughput => "samples/s vs batch size (log-log)",
-        Plot::Memory => "peak memory of a training step, MiB, vs batch size (log-log)",
+    let plot = LinePlot {
+        title: format!("{title}, {backend}"),
+        x: Axis::log("batch size (samples)"),
+        y,
+        series,
     };
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{left}\" y=\"18\" font-size=\"13\">{title}</text>\n"
-    );
-    for e in (x0 as i32)..=(x1 as i32) {
-        let x = px(10f64.powi(e));
-        let _ = writeln!(svg, "<line x1=\"{x}\" y1=\"{top}\" x2=\"{x}\" y2=\"{}\" stroke=\"#ddd\"/><text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">1e{e}</text>", h - bottom, h - bottom + 16.0);
+    line_svg(&plot).map(Some).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(group: &str, path: &str, batch: usize, seconds: f64, peak: u64) -> Row {
+        Row {
+            group: group.into(),
+            path: path.into(),
+            batch,
+            forward_flops: 1e6,
+            train_flops: 3e6,
+            gemm_flops: 1e6,
+            gemm_shape: "1x1x1".into(),
+            peak_bytes: Some(peak),
+            device: "cpu".into(),
+            seconds: [seconds, 2.0 * seconds, seconds],
+        }
     }
-    for e in (y0 as i32)..=(y1 as i32) {
-        let y = py(10f64.powi(e));
-        let _ = writeln!(svg, "<line x1=\"{left}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{}\" text-anchor=\"end\">1e{e}</text>", w - right, left - 6.0, y + 4.0);
-    }
-    let colours = [
-        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    ];
-    for (i, (name, points)) in series.iter().enumerate() {
-        let colour = colours[i % colours.len()];
-        let path: Vec<String> = points
-            .iter()
-            .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
-            .collect();
-        let _ = writeln!(
-            svg,
-            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>",
-            path.join(" ")
+
+    /// The composite rows' group ends in `/composite`; each series says its path, so the
+    /// fused lines are never labelled composite (the old plots' bug), and the speed-up is
+    /// composite time over fused time at the same batch.
+    #[test]
+    fn series_are_labelled_with_case_path_and_step() {
+        let rows = vec![
+            row("lmf/8x8-o4-r2", "fused", 16, 1.0, 100),
+            row("lmf/8x8-o4-r2", "fused", 64, 2.0, 200),
+            row("lmf/8x8-o4-r2/composite", "composite", 16, 3.0, 300),
+            row("lmf/8x8-o4-r2/composite", "composite", 64, 8.0, 800),
+        ];
+        let labels = |kind| -> Vec<String> { series(&rows, kind).into_iter().map(|s| s.label).collect() };
+        assert_eq!(
+            labels(Plot::Throughput),
+            [
+                "lmf/8x8-o4-r2, composite, forward",
+                "lmf/8x8-o4-r2, composite, training step",
+                "lmf/8x8-o4-r2, fused, forward",
+                "lmf/8x8-o4-r2, fused, training step",
+            ]
         );
-        let _ = writeln!(
-            svg,
-            "<text x=\"{}\" y=\"{}\" fill=\"{colour}\">{name}</text>",
-            w - right + 8.0,
-            top + 14.0 * (i as f64 + 1.0)
+        assert_eq!(
+            labels(Plot::Memory),
+            [
+                "lmf/8x8-o4-r2, composite, training step",
+                "lmf/8x8-o4-r2, fused, training step"
+            ]
         );
+        let speedup = series(&rows, Plot::Speedup);
+        assert_eq!(speedup[0].label, "lmf/8x8-o4-r2, forward");
+        assert_eq!(speedup[0].points, [(16.0, 3.0), (64.0, 4.0)]);
+        let fused_memory = &series(&rows, Plot::Memory)[1];
+        assert_eq!(
+            fused_memory.points,
+            [(16.0, 100.0 / 1048576.0), (64.0, 200.0 / 1048576.0)]
+        );
+        let svg = plot(&rows, Plot::Throughput, "flex").unwrap().unwrap();
+        for label in labels(Plot::Throughput) {
+            assert_eq!(svg.lines().filter(|l| l.trim() == label).count(), 1, "{label}");
+        }
+        assert!(svg.contains("throughput (samples/s)") && svg.contains("batch size (samples)"));
     }
-    let _ = writeln!(
-        svg,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">batch size</text>",
-        (left + w - right) / 2.0,
-        h - 8.0
-    );
-    svg + "</svg>\n"
 }

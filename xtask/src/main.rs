@@ -13,8 +13,8 @@
 //! - `cargo xtask lint`: clippy on every target with every backend, warnings denied (the
 //!   workspace's `[lints]`: `missing_docs` and a pedantic subset, in the root Cargo.toml).
 //! - `cargo xtask ci`: exactly what `.ci/run` runs after installing system packages:
-//!   `cargo xtask lint`, `cargo xtask reproduce`, then `cargo xtask test`, ending with one
-//!   summary line (`tests: N passed, N failed, N skipped`).
+//!   `cargo xtask lint`, `cargo xtask test` (its summary line `tests: N passed, N failed,
+//!   N skipped`), then `mosaic reproduce` with the test build's binary.
 //!
 //! `test`, `lint`, `demo` and `bench` build `mosaic` with every backend (`flex, ndarray,
 //! wgpu, cuda`: the kernels crate's features), so the tests, the CLI and the CUDA compile
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
 
 fn run(args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
-        Some("test") => test(&args[1..]),
+        Some("test") => test(&args[1..]).map(drop),
         Some("demo") => demo(&args[1..]),
         Some("reproduce") => reproduce(&args[1..]),
         Some("lint") => lint(),
@@ -91,7 +91,7 @@ fn usage() -> &'static str {
      \x20 reproduce [ARGS]                             `mosaic reproduce`: the sentiment table on the bundled data\n\
      \x20 demo [FUSION]                                train the sentiment model from Rust (FUSION: tfn, lmf, …)\n\
      \x20 lint                                         clippy on every target and backend, warnings denied\n\
-     \x20 ci                                           what .ci/run runs: lint, reproduce, then the tests\n\
+     \x20 ci                                           what .ci/run runs: lint, the tests, then reproduce\n\
      \x20 bench --backend B [--quick] [--filter PAT]    benchmarks; report in target/mosaic-bench/B/"
 }
 
@@ -133,6 +133,16 @@ struct Counts {
     passed: usize,
     failed: usize,
     filtered: usize,
+}
+
+impl Counts {
+    /// `tests: N passed, N failed, N skipped`: the line CI reads.
+    fn summary(self) -> String {
+        format!(
+            "tests: {} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.filtered
+        )
+    }
 }
 
 impl Counts {
@@ -237,7 +247,7 @@ pub(crate) fn check_driver(backend: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn test(args: &[String]) -> Result<(), String> {
+fn test(args: &[String]) -> Result<Counts, String> {
     if let Some(unknown) = args.iter().step_by(2).find(|a| *a != "--backend") {
         return Err(format!("unknown option `{unknown}`\n{}", usage()));
     }
@@ -266,11 +276,8 @@ fn test(args: &[String]) -> Result<(), String> {
     command.extend(filter);
     let counts = cargo_test(&command)?;
     println!("xtask: skipped: {} ({skipped_note})", counts.filtered);
-    println!(
-        "tests: {} passed, {} failed, {} skipped",
-        counts.passed, counts.failed, counts.filtered
-    );
-    Ok(())
+    println!("{}", counts.summary());
+    Ok(counts)
 }
 
 fn demo(args: &[String]) -> Result<(), String> {
@@ -362,10 +369,15 @@ fn lint() -> Result<(), String> {
     ])
 }
 
-/// The lints, the README's main command (`mosaic reproduce` on the bundled data), then the
-/// whole test suite, whose summary line ends the output.
+/// The lints, the whole test suite, then the README's main command (`mosaic reproduce` on
+/// the bundled data) with the binary of the test build.
 fn ci() -> Result<(), String> {
     lint()?;
-    reproduce(&[])?;
-    test(&[])
+    let counts = test(&[])?;
+    // The README's main command on the binary the test build made (every backend): the
+    // same `mosaic reproduce`, without a second build of burn for flex alone.
+    run_mosaic_reproduce(&[])?;
+    // The summary line ends the output.
+    println!("{}", counts.summary());
+    Ok(())
 }

@@ -26,6 +26,10 @@ pub enum Error {
         message: String,
     },
 
+    /// A report's plot could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] mosaic_plot::PlotError),
+
     /// The system refused to read or write a file or folder.
     #[error("{}", path.display())]
     Io {

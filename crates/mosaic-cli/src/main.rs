@@ -464,7 +464,7 @@ impl OnBackend for ReproduceArgs {
         results.finish(
             &markdown,
             &reproduce::csv(&rows),
-            &reproduce::svg(&rows, &data.name),
+            &reproduce::svg(&rows, &data.name)?,
         )?;
         println!(
             "wrote {0}/reproduce.md, {0}/reproduce.csv, {0}/reproduce.svg ({seconds:.0} s)",

@@ -12,6 +12,7 @@ use crate::output;
 use mosaic::data::Modality;
 use mosaic::models::FusionKind;
 use mosaic::train::Metrics;
+use mosaic_plot::{bar_svg, BarPlot, BarSeries, PlotError};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -339,98 +340,43 @@ impl Results {
 }
 
 /// Test MAE per modality set (groups) and fusion (bars), with each set's best achievable
-/// MAE as a dashed line, as an SVG bar chart.
-pub fn svg(rows: &[Row], dataset: &str) -> String {
+/// MAE as a dashed line: the table as a grouped bar chart.
+///
+/// # Errors
+/// No row to draw.
+pub fn svg(rows: &[Row], dataset: &str) -> std::result::Result<String, PlotError> {
     let mut groups: Vec<String> = Vec::new();
+    let mut kinds: Vec<&str> = Vec::new();
     for r in rows {
         let name = set_name(&r.modalities);
         if !groups.contains(&name) {
             groups.push(name);
         }
+        if !kinds.contains(&fusion_label(r)) {
+            kinds.push(fusion_label(r));
+        }
     }
-    let colors = [
-        "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#9c755f",
-    ];
-    let kinds: Vec<&str> = {
-        let mut k: Vec<&str> = Vec::new();
-        rows.iter().map(fusion_label).for_each(|f| {
-            if !k.contains(&f) {
-                k.push(f);
-            }
-        });
-        k
+    let cell = |group: &str, kind: &str| {
+        rows.iter()
+            .find(|r| set_name(&r.modalities) == group && fusion_label(r) == kind)
     };
-    let top = rows
-        .iter()
-        .map(|r| r.test.mae.max(r.oracle_mae.unwrap_or(0.0)))
-        .fold(0.0f64, f64::max)
-        .max(1e-6)
-        * 1.1;
-    let (width, height, left, bottom, plot_h) = (760.0, 380.0, 60.0, 60.0, 280.0);
-    let group_w = (width - left - 20.0) / groups.len() as f64;
-    let y = |v: f64| height - bottom - plot_h * v / top;
-    let mut out = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n<text x=\"{left}\" y=\"20\" font-size=\"14\">Test MAE on {dataset} (lower is better; dashed: best achievable)</text>\n"
-    );
-    for t in 0..=4 {
-        let v = top * f64::from(t) / 4.0;
-        let _ = writeln!(
-            out,
-            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y0:.1}\" y2=\"{y0:.1}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{v:.2}</text>",
-            width - 20.0,
-            left - 6.0,
-            y(v) + 4.0,
-            y0 = y(v)
-        );
-    }
-    for (g, group) in groups.iter().enumerate() {
-        let x0 = left + g as f64 * group_w;
-        let members: Vec<&Row> = rows
+    bar_svg(&BarPlot {
+        title: format!("Test MAE on {dataset} (lower is better)"),
+        y_label: "test MAE (label units)".into(),
+        series: kinds
             .iter()
-            .filter(|r| &set_name(&r.modalities) == group)
-            .collect();
-        let bar_w = (group_w - 16.0) / members.len() as f64;
-        for (i, r) in members.iter().enumerate() {
-            let color = colors[kinds.iter().position(|k| *k == fusion_label(r)).unwrap_or(0) % colors.len()];
-            let x = x0 + 8.0 + i as f64 * bar_w;
-            let _ = writeln!(
-                out,
-                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{color}\"><title>{group} {}: {:.3}</title></rect>",
-                y(r.test.mae),
-                bar_w - 2.0,
-                plot_h * r.test.mae / top,
-                fusion_label(r),
-                r.test.mae
-            );
-        }
-        if let Some(best) = members.first().and_then(|r| r.oracle_mae) {
-            let _ = writeln!(
-                out,
-                "<line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{yb:.1}\" y2=\"{yb:.1}\" stroke=\"#000\" stroke-dasharray=\"4 3\"/>",
-                x0 + 4.0,
-                x0 + group_w - 4.0,
-                yb = y(best)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{group}</text>",
-            x0 + group_w / 2.0,
-            height - bottom + 18.0
-        );
-    }
-    for (i, k) in kinds.iter().enumerate() {
-        let x = left + i as f64 * 110.0;
-        let _ = writeln!(
-            out,
-            "<rect x=\"{x}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{k}</text>",
-            height - 24.0,
-            colors[i % colors.len()],
-            x + 16.0,
-            height - 14.0
-        );
-    }
-    out + "</svg>\n"
+            .map(|kind| BarSeries {
+                label: (*kind).to_string(),
+                values: groups.iter().map(|g| cell(g, kind).map(|r| r.test.mae)).collect(),
+            })
+            .collect(),
+        references: groups
+            .iter()
+            .map(|g| rows.iter().find(|r| &set_name(&r.modalities) == g)?.oracle_mae)
+            .collect(),
+        reference_label: "best achievable MAE".into(),
+        groups,
+    })
 }
 
 #[cfg(test)]
@@ -504,11 +450,11 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("first line"));
-        let svg = svg(&rows, "trimodal");
-        assert_eq!(
-            svg.matches("<rect").count(),
-            2 + 2,
-            "two bars and two legend boxes"
-        );
+        // The plot's legend names each fusion of the rows and the reference line, once.
+        let svg = svg(&rows, "trimodal").unwrap();
+        for label in ["unimodal", "lmf", "best achievable MAE"] {
+            assert_eq!(svg.lines().filter(|l| l.trim() == label).count(), 1, "{label}");
+        }
+        assert!(svg.contains("test MAE (label units)"));
     }
 }
