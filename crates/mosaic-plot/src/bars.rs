@@ -26,7 +26,7 @@ pub struct BarPlot {
     pub y_label: String,
     /// The groups' names, left to right.
     pub groups: Vec<String>,
-    /// The bars of each group, in this order.
+    /// The bars of each group, in this order (a group's missing values leave no gap).
     pub series: Vec<BarSeries>,
     /// A reference value per group (e.g. the best achievable), drawn dashed, and its
     /// legend label; empty for none.
@@ -91,12 +91,25 @@ pub fn bar_svg(plot: &BarPlot) -> Result<String, PlotError> {
             .axis_desc_style((FONT, 14))
             .draw()
             .map_err(error)?;
-        // Each group spans [g, g + 1): bars side by side in its middle 80 %.
-        let bar = 0.8 / plot.series.len().max(1) as f64;
-        for (i, series) in plot.series.iter().enumerate() {
-            let bars = series.values.iter().enumerate().filter_map(|(g, v)| {
-                let x0 = g as f64 + 0.1 + bar * i as f64;
-                v.map(|v| Rectangle::new([(x0, 0.0), (x0 + bar * 0.9, v)], colour(i).filled()))
+        // Each group spans [g, g + 1); its bars (the series with a value there) stand side by
+        // side, centred, each as wide as one of the fullest group's bars.
+        let present = |g: usize| -> Vec<usize> {
+            (0..plot.series.len())
+                .filter(|&i| plot.series[i].values[g].is_some())
+                .collect()
+        };
+        let widest = (0..groups).map(|g| present(g).len()).max().unwrap_or(1).max(1);
+        let slot = 0.8 / widest as f64;
+        for g in 0..groups {
+            let members = present(g);
+            let start = g as f64 + 0.5 - slot * members.len() as f64 / 2.0;
+            let bars = members.iter().enumerate().filter_map(|(k, &i)| {
+                let x0 = start + slot * k as f64;
+                let v = plot.series[i].values[g]?;
+                Some(Rectangle::new(
+                    [(x0, 0.0), (x0 + slot * 0.9, v)],
+                    colour(i).filled(),
+                ))
             });
             chart.draw_series(bars).map_err(error)?;
         }
