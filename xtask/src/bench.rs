@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// One benchmark case's results.
+#[derive(Clone)]
 struct Row {
     group: String,
     /// `fused` or `composite`.
@@ -356,7 +357,9 @@ fn series(rows: &[Row], kind: Plot) -> Vec<Series> {
                             composite.seconds[k] / r.seconds[k]
                         }
                     };
-                    Some((r.batch as f64, y))
+                    // Every plot is log-log: a zero (a peak below the allocator's
+                    // resolution) has no place on it; the table keeps it.
+                    (y > 0.0).then_some((r.batch as f64, y))
                 })
                 .collect();
             if points.len() < 2 {
@@ -383,7 +386,9 @@ fn plot(rows: &[Row], kind: Plot, backend: &str) -> Result<Option<String>, Strin
         Plot::Memory => ("peak memory of one training step", Axis::log("peak memory (MiB)")),
         Plot::Speedup => (
             "fused vs composite: speed-up (composite time / fused time)",
-            Axis::log("speed-up (×, > 1: fused faster)"),
+            // Linear: the ratios span one or two decades, and a log axis would label only
+            // its powers of ten.
+            Axis::linear("speed-up (×, > 1: fused faster)"),
         ),
     };
     let plot = LinePlot {
@@ -426,6 +431,10 @@ mod tests {
             row("lmf/8x8-o4-r2/composite", "composite", 64, 8.0, 800),
         ];
         let labels = |kind| -> Vec<String> { series(&rows, kind).into_iter().map(|s| s.label).collect() };
+        // A case whose peaks were all 0 has no memory series.
+        let mut unmeasured = rows.clone();
+        unmeasured.iter_mut().for_each(|r| r.peak_bytes = Some(0));
+        assert!(series(&unmeasured, Plot::Memory).is_empty());
         assert_eq!(
             labels(Plot::Throughput),
             [

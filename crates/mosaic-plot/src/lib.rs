@@ -244,4 +244,26 @@ mod tests {
         // Background, two bars, two legend boxes.
         assert_eq!(svg.matches("<rect").count(), 1 + 2 + 2);
     }
+
+    /// Values within one decade on a log axis still get tick labels (the axis is drawn
+    /// linear): peak memory from 67 to 85 MiB.
+    #[test]
+    fn a_log_axis_within_a_decade_keeps_its_ticks() {
+        let plot = LinePlot {
+            title: "memory".into(),
+            x: Axis::log("batch size (samples)"),
+            y: Axis::log("peak memory (MiB)"),
+            series: vec![Series::new(
+                "tfn, fused, training step",
+                vec![(1.0, 67.0), (16.0, 85.0)],
+            )],
+        };
+        let texts = texts(&line_svg(&plot).unwrap());
+        let y_ticks: Vec<f64> = texts
+            .iter()
+            .filter_map(|t| t.parse().ok())
+            .filter(|&t: &f64| t >= 50.0)
+            .collect();
+        assert!(y_ticks.len() >= 2, "{texts:?}");
+    }
 }

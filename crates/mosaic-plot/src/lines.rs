@@ -80,8 +80,18 @@ pub fn line_svg(plot: &LinePlot) -> Result<String, PlotError> {
     if all.clone().next().is_none() {
         return Err(PlotError(format!("`{}` has no point to draw", plot.title)));
     }
-    let x_range = range(all.clone().map(|p| p.0), plot.x.log);
-    let y_range = range(all.map(|p| p.1), plot.y.log);
+    // A log axis over less than a decade would label no tick (plotters labels its powers
+    // of ten): such an axis is drawn linear.
+    let spans_decade = |values: &mut dyn Iterator<Item = f64>| {
+        let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        hi >= 10.0 * lo
+    };
+    let x_log = plot.x.log && spans_decade(&mut all.clone().map(|p| p.0));
+    let y_log = plot.y.log && spans_decade(&mut all.clone().map(|p| p.1));
+    let x_range = range(all.clone().map(|p| p.0), x_log);
+    let y_range = range(all.map(|p| p.1), y_log);
 
     let width = width_for(plot.series.iter().map(|s| s.label.chars().count()), 760);
     let chart_height = 440;
@@ -98,7 +108,7 @@ pub fn line_svg(plot: &LinePlot) -> Result<String, PlotError> {
             .x_label_area_size(45)
             .y_label_area_size(75);
         // The four scale combinations are four coordinate types; one function draws each.
-        match (plot.x.log, plot.y.log) {
+        match (x_log, y_log) {
             (true, true) => draw(
                 builder.build_cartesian_2d(x_range.log_scale(), y_range.log_scale()),
                 plot,
