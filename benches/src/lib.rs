@@ -10,17 +10,20 @@
 //! | low-rank fusion | `Σ_m 2·B·(d_m+1)·R·O` (projections) `+ (M−1)·B·R·O` (products) `+ 2·B·R·O` (rank sum) |
 //! | element-wise (projected) | `Σ_m 2·B·d_m·k + (M−1)·B·k` |
 //! | MLP fusion | `Σ_layers 2·B·in·out` |
+//! | bimodal autoencoder (`d_a`, `d_v` → hidden `h` → shared `s`, and back) | `2·B·(2·(d_a + d_v)·h + 4·h·s)` |
 //! | concat | 0 (pure data movement: no GFLOP/s) |
 //!
 //! A training step (forward + backward, loss `Σ h`) is counted as 3× the forward FLOPs, the
 //! usual convention (the backward of a GEMM is two GEMMs of the same size).
 //! The matmul reference is the backend's own `[B, K] × [K, N]` on the layer's equivalent
-//! GEMM shape (`K = P`, `N = O` for tensor fusion), so "% of matmul" says how close the
-//! layer comes to what the backend's matmul reaches on the same work.
+//! GEMM shape (`K = P`, `N = O` for tensor fusion; `K = d_a + d_v`, `N = h` for the
+//! autoencoder, whose layers are GEMMs of that size class), so "% of matmul" says how close
+//! the layer comes to what the backend's matmul reaches on the same work.
 
 use burn::module::Param;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
+use mosaic::autoencoder::{Autoencoder, BimodalAutoencoder, BimodalAutoencoderConfig};
 use mosaic::fusion::{
     BilinearConfig, ConcatConfig, ElementwiseConfig, Fusion, LowRankFusion, LowRankFusionConfig,
     MlpFusionConfig, TensorFusion, TensorFusionConfig,
@@ -45,6 +48,8 @@ pub enum Layer {
     TensorFusion,
     /// [`mosaic::fusion::LowRankFusion`].
     LowRank,
+    /// [`mosaic::autoencoder::BimodalAutoencoder`]: both reconstructions from both inputs.
+    BimodalAutoencoder,
 }
 
 impl Layer {
@@ -58,6 +63,7 @@ impl Layer {
             Layer::Bilinear => "bilinear",
             Layer::TensorFusion => "tfn",
             Layer::LowRank => "lmf",
+            Layer::BimodalAutoencoder => "bimodal-ae",
         }
     }
 }
@@ -88,9 +94,9 @@ pub struct Case {
     pub layer: Layer,
     /// Modality widths `d_m`.
     pub dims: Vec<usize>,
-    /// Output width `O`.
+    /// Output width `O` (the autoencoder: its shared width `s`).
     pub d_output: usize,
-    /// Rank `R` (low-rank fusion only).
+    /// Rank `R` of low-rank fusion; the hidden width `h` of the autoencoder.
     pub rank: usize,
     /// Batch size `B`.
     pub batch: usize,
@@ -102,10 +108,10 @@ impl Case {
     /// `layer/d1x d2x…-oO[-rR]`, plus `/composite` on the composite path: the benchmark group.
     pub fn group(&self) -> String {
         let dims: Vec<String> = self.dims.iter().map(usize::to_string).collect();
-        let rank = if self.layer == Layer::LowRank {
-            format!("-r{}", self.rank)
-        } else {
-            String::new()
+        let rank = match self.layer {
+            Layer::LowRank => format!("-r{}", self.rank),
+            Layer::BimodalAutoencoder => format!("-h{}", self.rank),
+            _ => String::new(),
         };
         let path = match self.path {
             Path::Fused => "",
@@ -141,6 +147,7 @@ impl Case {
                     .sum();
                 projections + (m - 1.0) * b * r * o + 2.0 * b * r * o
             }
+            Layer::BimodalAutoencoder => 2.0 * b * (2.0 * sum_d * r + 4.0 * r * o),
         }
     }
 
@@ -154,6 +161,7 @@ impl Case {
                 self.dims.iter().map(|d| d + 1).sum(),
                 self.rank * self.d_output,
             ),
+            Layer::BimodalAutoencoder => (self.batch, sum_d, self.rank),
             _ => (self.batch, sum_d, self.d_output),
         }
     }
@@ -197,6 +205,13 @@ impl Case {
                     false => Box::new(layer),
                 }
             }
+            Layer::BimodalAutoencoder => Box::new(Reconstruction {
+                output: dims.iter().sum(),
+                model: BimodalAutoencoderConfig::new(dims[0], dims[1])
+                    .with_hidden(self.rank)
+                    .with_shared(o)
+                    .init(device)?,
+            }),
         })
     }
 
@@ -244,9 +259,31 @@ impl<B: FusionBackend> Fusion<B> for Composite<B> {
     }
 }
 
+/// A bimodal autoencoder timed as a layer: both inputs in, both reconstructions out,
+/// side by side (`[B, d_a + d_v]`).
+struct Reconstruction<B: Backend> {
+    model: BimodalAutoencoder<B>,
+    output: usize,
+}
+
+impl<B: FusionBackend> Fusion<B> for Reconstruction<B> {
+    fn modality_dims(&self) -> &[usize] {
+        &self.model.widths
+    }
+
+    fn output_dim(&self) -> usize {
+        self.output
+    }
+
+    fn forward(&self, inputs: &[Tensor<B, 2>]) -> Result<Tensor<B, 2>> {
+        Ok(Tensor::cat(self.model.reconstruct(inputs)?, 1))
+    }
+}
+
 /// The benchmark plan. Shapes: CMU-MOSI-like (32/32/128 and 4/16/128, out 128, LMF rank 32),
 /// a bilinear shape (256/256, out 128), a wide low-rank shape (1024/1024, out 512, rank 16),
-/// and a batch sweep of tensor and low-rank fusion at 32/32/128 (1 to 4096). `quick` runs
+/// a batch sweep of tensor and low-rank fusion at 32/32/128 (1 to 4096), and the bimodal
+/// autoencoder of the AV-digits experiment (384/64 → 128 → 64, batch 256). `quick` runs
 /// the same shapes at smaller batches (sweep 1 to 16) so that a software GPU finishes too.
 pub fn plan(quick: bool) -> Vec<Case> {
     let case = |layer, dims: &[usize], d_output, rank, batch| Case {
@@ -284,6 +321,7 @@ pub fn plan(quick: bool) -> Vec<Case> {
         cases.push(case(Layer::TensorFusion, &mosi, 128, 0, batch));
         cases.push(case(Layer::LowRank, &mosi, 128, 32, batch));
     }
+    cases.push(case(Layer::BimodalAutoencoder, &[384, 64], 64, 128, 256));
     // Every tensor-fusion, bilinear and low-rank case also on the composite path.
     let composite: Vec<Case> = cases
         .iter()
@@ -343,6 +381,22 @@ mod tests {
         let (b, k, n) = case.gemm_shape();
         assert_eq!((b, k, n), (256, 33 * 33 * 129, 128));
         assert_eq!(case.forward_flops(), 2.0 * (b * k * n) as f64);
+    }
+
+    #[test]
+    fn autoencoder_flops_count_its_six_gemms() {
+        let case = Case {
+            layer: Layer::BimodalAutoencoder,
+            dims: vec![384, 64],
+            d_output: 64,
+            rank: 128,
+            batch: 2,
+            path: Path::Fused,
+        };
+        // Encoders 384·128 + 64·128, shared 256·64, decoders 2·64·128, outputs 128·384 + 128·64.
+        let macs = 384 * 128 + 64 * 128 + 256 * 64 + 2 * 64 * 128 + 128 * 384 + 128 * 64;
+        assert_eq!(case.forward_flops(), 2.0 * 2.0 * f64::from(macs));
+        assert_eq!(case.group(), "bimodal-ae/384x64-o64-h128");
     }
 
     #[test]

@@ -592,3 +592,89 @@ fn the_command_line_documents_itself() {
         );
     }
 }
+
+/// `reproduce --experiment av-autoencoder` on a thinned AV-digits: the four files, every
+/// section of the report, the same figures with 1 and 2 threads, and its misuse refused.
+#[test]
+fn the_av_autoencoder_experiment_runs_end_to_end() {
+    let dir = scratch("av");
+    let run = |threads: &str| {
+        let output = dir.join(threads);
+        let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+            .args([
+                "reproduce",
+                "--experiment",
+                "av-autoencoder",
+                "--limit",
+                "80",
+                "--epochs",
+                "3",
+                "--output",
+            ])
+            .arg(&output)
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            text(&out).contains("80 train / 80 valid / 80 test pairs"),
+            "{}",
+            text(&out)
+        );
+        output
+    };
+    let one = run("1");
+    let md = std::fs::read_to_string(one.join("av-autoencoder.md")).unwrap();
+    for section in [
+        "## multimodal fusion",
+        "## cross-modality learning",
+        "## shared representation learning",
+        "## noisy audio",
+        "## per layer",
+    ] {
+        assert!(md.contains(section), "{section} missing:\n{md}");
+    }
+    let csv = std::fs::read_to_string(one.join("av-autoencoder.csv")).unwrap();
+    assert!(csv.starts_with("section,representation,trained_on,tested_on,metric,value\n"));
+    assert!(
+        csv.contains("\nnoisy audio,bimodal AE shared code,audio + video,audio at 0 dB + video,accuracy,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\nper layer,bimodal AE (no zeroing) shared,audio,video,map_audio_to_video,"),
+        "{csv}"
+    );
+    for svg in ["av-autoencoder.svg", "av-autoencoder-generation.svg"] {
+        assert!(std::fs::read_to_string(one.join(svg))
+            .unwrap()
+            .starts_with("<svg"));
+    }
+    let two = run("2");
+    assert_eq!(
+        csv,
+        std::fs::read_to_string(two.join("av-autoencoder.csv")).unwrap()
+    );
+
+    let refused = mosaic(&[
+        "reproduce",
+        "--experiment",
+        "av-autoencoder",
+        "--resume",
+        "--output",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        !refused.status.success()
+            && text(&refused).contains("--dataset and --resume apply to --experiment sentiment only"),
+        "{}",
+        text(&refused)
+    );
+    let limit = mosaic(&["reproduce", "--limit", "5", "--output", dir.to_str().unwrap()]);
+    assert!(
+        !limit.status.success()
+            && text(&limit).contains("--limit applies to --experiment av-autoencoder only"),
+        "{}",
+        text(&limit)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -20,6 +20,8 @@
 //! # Ok::<(), mosaic_data::DataError>(())
 //! ```
 
+pub mod audio;
+pub mod avdigits;
 pub mod csd;
 mod dataset;
 mod error;

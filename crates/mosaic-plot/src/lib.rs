@@ -1,6 +1,7 @@
 //! The plots of mosaic's reports (benchmarks, experiments), on `plotters`' SVG backend:
 //! [`line_svg`] for series against a size (log-log throughput, memory, speed-ups) and
-//! [`bar_svg`] for grouped bars (the experiments' tables).
+//! [`bar_svg`] for grouped bars (the experiments' tables), [`image_grid_svg`] for grids of
+//! small images (what a model generates).
 //!
 //! Every plot puts its legend below the chart, one entry per line, and sizes the canvas to
 //! the longest label, so no label runs off the edge; series are told apart by colour and
@@ -22,10 +23,12 @@
 //! ```
 
 mod bars;
+mod images;
 mod legend;
 mod lines;
 
 pub use bars::{bar_svg, BarPlot, BarSeries};
+pub use images::{image_grid_svg, ImageGrid, ImageRow};
 pub use lines::{line_svg, LinePlot, Series};
 
 use plotters::style::RGBColor;

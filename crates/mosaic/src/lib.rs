@@ -11,6 +11,10 @@
 //! - [`subnet`]: the MLP sub-network (audio / visual vectors) and the LSTM sub-network
 //!   (text sequences) of the TFN / LMF reference models.
 //! - [`models`]: whole models built from them: the TFN / LMF reference sentiment model.
+//! - [`autoencoder`]: joint representations learned without labels: unimodal, bimodal
+//!   (Ngiam et al. 2011) and shallow bimodal autoencoders, and their training.
+//! - [`analysis`]: tools to look inside any layer: linear probes, cross-modal retrieval,
+//!   linear CKA, the modality share of hidden units.
 //! - [`train`]: its training loop (Adam, L1 loss, early stopping) and the papers' metrics.
 //! - [`data`] (the `mosaic-data` crate): the datasets, and [`rng`], the one seeded random
 //!   generator.
@@ -39,6 +43,8 @@
 //! # Ok::<(), mosaic::MosaicError>(())
 //! ```
 
+pub mod analysis;
+pub mod autoencoder;
 pub mod backend;
 mod error;
 pub mod fusion;

@@ -287,3 +287,8 @@ pub fn apply_linear<B: Backend>(linear: &burn::nn::Linear<B>, x: &[f64]) -> Vec<
 pub fn relu_f64(x: Vec<f64>) -> Vec<f64> {
     x.into_iter().map(|v| v.max(0.0)).collect()
 }
+
+/// The logistic sigmoid element-wise.
+pub fn sigmoid_f64(x: Vec<f64>) -> Vec<f64> {
+    x.into_iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
+}

@@ -129,3 +129,34 @@ fn mlp_subnet() {
         l.forward(x[0].clone())
     });
 }
+
+/// The autoencoders' layers are sigmoids, which burn 0.21 computes in f32 (see
+/// `lstm_subnet`): the same larger step and tolerance.
+const SIGMOID: FiniteDifferences = FiniteDifferences {
+    step: 1e-3,
+    tolerance: 1e-4,
+};
+
+/// Both reconstructions side by side, the output the checks differentiate.
+fn reconstruction<M: mosaic::autoencoder::Autoencoder<Reference>>(
+    model: &M,
+    x: &[burn::tensor::Tensor<Reference, 2>],
+) -> mosaic::Result<burn::tensor::Tensor<Reference, 2>> {
+    Ok(burn::tensor::Tensor::cat(model.reconstruct(x)?, 1))
+}
+
+#[test]
+fn autoencoders() {
+    use mosaic::autoencoder::*;
+    let device = reference_device();
+    let inputs = modality_inputs(91, &[4, 3], 3, &device);
+    let bimodal = BimodalAutoencoderConfig::new(4, 3).with_hidden(3).with_shared(2);
+    let bimodal = randomize(bimodal.init::<Reference>(&device).unwrap(), 93);
+    check_finite_differences_with(SIGMOID, bimodal, &inputs, reconstruction);
+    let shallow = ShallowBimodalAutoencoderConfig::new(4, 3).with_shared(2);
+    let shallow = randomize(shallow.init::<Reference>(&device).unwrap(), 95);
+    check_finite_differences_with(SIGMOID, shallow, &inputs, reconstruction);
+    let unimodal = UnimodalAutoencoderConfig::new(4).with_hidden(3).with_code(2);
+    let unimodal = randomize(unimodal.init::<Reference>(&device).unwrap(), 97);
+    check_finite_differences_with(SIGMOID, unimodal, &inputs[..1], reconstruction);
+}

@@ -1,6 +1,7 @@
 //! [`PytorchWeights`] for every layer, in the layouts of the reference PyTorch code.
 
 use super::{export, import_param, key, tensor_from, NamedTensor, PytorchWeights, WeightStore};
+use crate::autoencoder::{BimodalAutoencoder, ShallowBimodalAutoencoder, UnimodalAutoencoder};
 use crate::fusion::{Bilinear, Concat, Elementwise, LowRankFusion, MlpFusion, TensorFusion};
 use crate::subnet::{LstmSubnet, MlpSubnet};
 use crate::Result;
@@ -272,6 +273,52 @@ impl<B: Backend> PytorchWeights for LstmSubnet<B> {
     fn import_weights(mut self, store: &WeightStore, prefix: &str) -> Result<Self> {
         self.lstm = self.lstm.import_weights(store, &key(prefix, "rnn"))?;
         self.linear = self.linear.import_weights(store, &key(prefix, "linear_1"))?;
+        Ok(self)
+    }
+}
+
+/// `encoder.{0,1}`, `decoder.{0,1}`: `nn.Linear` each.
+impl<B: Backend> PytorchWeights for UnimodalAutoencoder<B> {
+    fn export_weights(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
+        export_list(&self.encoder, &key(prefix, "encoder"), out);
+        export_list(&self.decoder, &key(prefix, "decoder"), out);
+    }
+
+    fn import_weights(mut self, store: &WeightStore, prefix: &str) -> Result<Self> {
+        self.encoder = import_list(self.encoder, store, &key(prefix, "encoder"))?;
+        self.decoder = import_list(self.decoder, store, &key(prefix, "decoder"))?;
+        Ok(self)
+    }
+}
+
+/// `encoders.{0,1}`, `shared`, `decoders.{0,1}`, `outputs.{0,1}` (audio, then video): `nn.Linear` each.
+impl<B: Backend> PytorchWeights for BimodalAutoencoder<B> {
+    fn export_weights(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
+        export_list(&self.encoders, &key(prefix, "encoders"), out);
+        self.shared.export_weights(&key(prefix, "shared"), out);
+        export_list(&self.decoders, &key(prefix, "decoders"), out);
+        export_list(&self.outputs, &key(prefix, "outputs"), out);
+    }
+
+    fn import_weights(mut self, store: &WeightStore, prefix: &str) -> Result<Self> {
+        self.encoders = import_list(self.encoders, store, &key(prefix, "encoders"))?;
+        self.shared = self.shared.import_weights(store, &key(prefix, "shared"))?;
+        self.decoders = import_list(self.decoders, store, &key(prefix, "decoders"))?;
+        self.outputs = import_list(self.outputs, store, &key(prefix, "outputs"))?;
+        Ok(self)
+    }
+}
+
+/// `encoder`, `decoder`: `nn.Linear` each.
+impl<B: Backend> PytorchWeights for ShallowBimodalAutoencoder<B> {
+    fn export_weights(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
+        self.encoder.export_weights(&key(prefix, "encoder"), out);
+        self.decoder.export_weights(&key(prefix, "decoder"), out);
+    }
+
+    fn import_weights(mut self, store: &WeightStore, prefix: &str) -> Result<Self> {
+        self.encoder = self.encoder.import_weights(store, &key(prefix, "encoder"))?;
+        self.decoder = self.decoder.import_weights(store, &key(prefix, "decoder"))?;
         Ok(self)
     }
 }
