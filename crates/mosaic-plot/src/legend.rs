@@ -123,8 +123,8 @@ pub(crate) fn height(entries: usize) -> u32 {
     LINE * entries as u32 + 10
 }
 
-/// Series `i`'s marker radius, px: 6, 4, 3 in turn, so that where lines coincide the
-/// earlier series' larger marker shows around the later one's.
+/// Series `i`'s marker radius, px: 6, 4, 3 in turn; markers are drawn largest first, so
+/// that where lines coincide a larger marker shows around a smaller one.
 pub(crate) fn radius(i: usize) -> i32 {
     [6, 4, 3][i % 3]
 }

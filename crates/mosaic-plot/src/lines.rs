@@ -163,15 +163,25 @@ where
         .draw()
         .map_err(error)?;
     for (i, series) in points.iter().enumerate() {
-        let c = colour(i);
         chart
-            .draw_series(LineSeries::new(series.iter().copied(), c.stroke_width(2)))
+            .draw_series(LineSeries::new(series.iter().copied(), colour(i).stroke_width(2)))
             .map_err(error)?;
-        let area = chart.plotting_area().strip_coord_spec();
-        let (dx, dy) = chart.plotting_area().get_base_pixel();
-        for p in series {
+    }
+    // Markers over every line, the largest first: where series coincide, each smaller
+    // marker lands on top of the larger ones, which show around it.
+    let area = chart.plotting_area().strip_coord_spec();
+    let (dx, dy) = chart.plotting_area().get_base_pixel();
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(legend::radius(i)));
+    for i in order {
+        for p in &points[i] {
             let (x, y) = chart.backend_coord(p);
-            legend::draw_marker(&area, (Marker::of(i), legend::radius(i)), (x - dx, y - dy), c)?;
+            legend::draw_marker(
+                &area,
+                (Marker::of(i), legend::radius(i)),
+                (x - dx, y - dy),
+                colour(i),
+            )?;
         }
     }
     Ok(())
