@@ -33,6 +33,9 @@
 //! assert_eq!((data.train.len(), data.valid.len(), data.test.len()), (2400, 300, 300));
 //! assert_eq!((data.train.audio.len(), data.train.video.len()), (2400 * AUDIO_WIDTH, 2400 * VIDEO_WIDTH));
 //! // Audio and image of a pair show the same digit.
+//! let (recording, image) = (data.test.recordings[0], data.test.images[0]);
+//! assert_eq!(data.bundle().recordings[recording].digit, data.bundle().image_labels[image]);
+//! // The test audio with white noise as loud as the speech (0 dB), same layout.
 //! let noisy = data.noisy_test_audio(0.0, 1)?;
 //! assert_eq!(noisy.len(), data.test.audio.len());
 //! # Ok::<(), mosaic_data::DataError>(())
