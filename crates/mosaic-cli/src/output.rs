@@ -45,6 +45,38 @@ pub fn contents(dir: &Path, own_names: &[&str]) -> io::Result<Contents> {
     Ok(Contents { foreign, own })
 }
 
+/// Makes `dir` if it is missing, and checks that each of the files `names` there is one
+/// mosaic wrote (`is_ours(name, contents)`), so that a run may replace it; with `force`,
+/// any file of those names may be replaced. Nothing is written.
+///
+/// # Errors
+/// A folder that cannot be made, a file that cannot be read, or one that mosaic did not
+/// write (without `force`), named with what to do.
+pub fn check_own_files(
+    dir: &Path,
+    names: &[&str],
+    force: bool,
+    is_ours: impl Fn(&str, &str) -> bool,
+) -> crate::error::Result<()> {
+    use crate::error::Error;
+    fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    for name in names {
+        let path = dir.join(name);
+        match fs::read(&path) {
+            Ok(bytes) if !force && !is_ours(name, &String::from_utf8_lossy(&bytes)) => {
+                return Err(Error::file(
+                    path,
+                    "not written by mosaic reproduce, so it is not replaced: choose another --output, or add --force",
+                ))
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&path)(e)),
+        }
+    }
+    Ok(())
+}
+
 /// The first few of `names`, for a message.
 pub fn some_of(names: &[String]) -> String {
     let shown: Vec<String> = names.iter().take(3).map(|n| format!("`{n}`")).collect();

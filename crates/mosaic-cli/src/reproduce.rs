@@ -250,20 +250,7 @@ impl Results {
         test_count: usize,
     ) -> Result<(Self, Vec<Row>)> {
         let at = |name: &str| dir.join(name);
-        std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
-        for name in FILES {
-            match std::fs::read(at(name)) {
-                Ok(bytes) if !force && !is_ours(name, &String::from_utf8_lossy(&bytes)) => {
-                    return Err(Error::file(
-                        at(name),
-                        "not written by mosaic reproduce, so it is not replaced: choose another --output, or add --force",
-                    ))
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io(at(name))(e)),
-            }
-        }
+        output::check_own_files(dir, &FILES, force, is_ours)?;
         let settings = serde_json::json!({ "mosaic_reproduce": settings });
         let rows =
             if resume {

@@ -139,8 +139,6 @@ impl Bundle {
     /// A file name of another pattern, a recording [`wav::read`] refuses, or a digits file of
     /// another layout: each names the file.
     pub fn build(recordings: &Path, digits: &Path, mut progress: impl FnMut(usize, usize)) -> Result<Bundle> {
-        let mut speakers: Vec<String> = Vec::new();
-        let mut files: Vec<(Recording, std::path::PathBuf)> = Vec::new();
         let entries = std::fs::read_dir(recordings).map_err(|source| DataError::Io {
             path: recordings.to_path_buf(),
             source,
@@ -149,29 +147,26 @@ impl Bundle {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "wav"))
             .collect();
+        // In name order: the first bad name is the same on every file system.
         names.sort();
-        for path in names {
-            let (digit, speaker, take) = parse_name(&path)?;
-            if !speakers.contains(&speaker) {
-                speakers.push(speaker.clone());
-            }
-            files.push((
-                Recording {
-                    digit,
-                    speaker: 0,
-                    take,
-                },
-                path,
-            ));
-            files.last_mut().expect("just pushed").0.speaker = speaker_index(&speakers, &speaker);
-        }
+        let parsed = names
+            .into_iter()
+            .map(|path| parse_name(&path).map(|name| (name, path)))
+            .collect::<Result<Vec<_>>>()?;
         // Speakers in name order, so the bundle does not depend on the directory's order.
-        let mut sorted = speakers.clone();
-        sorted.sort();
-        for (recording, _) in &mut files {
-            let name = &speakers[usize::from(recording.speaker)];
-            recording.speaker = speaker_index(&sorted, name);
-        }
+        let mut speakers: Vec<String> = parsed
+            .iter()
+            .map(|((_, speaker, _), _)| speaker.clone())
+            .collect();
+        speakers.sort();
+        speakers.dedup();
+        let mut files: Vec<(Recording, std::path::PathBuf)> = parsed
+            .into_iter()
+            .map(|((digit, speaker, take), path)| {
+                let speaker = speakers.binary_search(&speaker).expect("a listed speaker") as u8;
+                (Recording { digit, speaker, take }, path)
+            })
+            .collect();
         files.sort();
         if files.is_empty() {
             return Err(DataError::layout(recordings, "holds no .wav recordings"));
@@ -189,7 +184,7 @@ impl Bundle {
         }
         let (images, image_labels) = read_digits(digits)?;
         Ok(Bundle {
-            speakers: sorted,
+            speakers,
             recordings: files.into_iter().map(|(r, _)| r).collect(),
             features,
             test_waveforms,
@@ -203,7 +198,6 @@ impl Bundle {
     /// # Errors
     /// [`DataError::Invalid`] if the serialiser refuses (it does not for a well-formed bundle).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let le = |values: Vec<[u8; 2]>| values.concat();
         let field = |f: fn(&Recording) -> i32| -> Vec<u8> {
             self.recordings.iter().flat_map(|r| f(r).to_le_bytes()).collect()
         };
@@ -243,12 +237,11 @@ impl Bundle {
                 "test_waveforms",
                 Dtype::I16,
                 vec![total as usize],
-                le(self
-                    .test_waveforms
+                self.test_waveforms
                     .iter()
                     .flatten()
-                    .map(|s| s.to_le_bytes())
-                    .collect()),
+                    .flat_map(|s| s.to_le_bytes())
+                    .collect(),
             ),
             (
                 "test_waveform_ends",
@@ -419,10 +412,6 @@ impl Bundle {
             image_labels,
         })
     }
-}
-
-fn speaker_index(speakers: &[String], name: &str) -> u8 {
-    speakers.iter().position(|s| s == name).expect("a listed speaker") as u8
 }
 
 /// `{digit}_{speaker}_{take}.wav`.

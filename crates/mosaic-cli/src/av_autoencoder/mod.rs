@@ -166,16 +166,20 @@ impl Given {
 /// A representation of the three splits (train, valid, test).
 type Splits = [Matrix; 3];
 
-/// The data of the run: the three splits, their labels.
-struct Data {
-    splits: [AvSplit; 3],
-    labels: [Vec<usize>; 3],
+/// The data of the run: the dataset's three splits (train, valid, test).
+struct Data<'a> {
+    splits: [&'a AvSplit; 3],
 }
 
-impl Data {
+impl Data<'_> {
     fn raw(&self, width: usize, pick: fn(&AvSplit) -> &Vec<f32>) -> Result<Splits> {
         let m = |s: &AvSplit| Matrix::from_f32(s.len(), width, pick(s)).map_err(Error::from);
-        Ok([m(&self.splits[0])?, m(&self.splits[1])?, m(&self.splits[2])?])
+        Ok([m(self.splits[0])?, m(self.splits[1])?, m(self.splits[2])?])
+    }
+
+    /// The digits of split `i`.
+    fn labels(&self, i: usize) -> &[usize] {
+        &self.splits[i].labels
     }
 }
 
@@ -197,7 +201,7 @@ fn inputs(split: &AvSplit, given: Given) -> [Vec<f32>; 2] {
 /// Every layer's codes, per split, of a model reading `data` through `view`.
 fn codes<B: Backend, M: Autoencoder<B>>(
     model: &M,
-    splits: &[AvSplit; 3],
+    splits: &[&AvSplit; 3],
     view: impl Fn(&AvSplit) -> Vec<Vec<f32>>,
     device: &B::Device,
 ) -> Result<Vec<(&'static str, Splits)>> {
@@ -227,15 +231,15 @@ fn layer<'a>(layers: &'a [(&'static str, Splits)], name: &str) -> &'a Splits {
 /// A probe trained (and its `λ` chosen) on `train_on`'s training and validation codes.
 fn fit_probe(train_on: &Splits, data: &Data) -> Result<LinearProbe> {
     Ok(probe(
-        (&train_on[0], &data.labels[0]),
-        (&train_on[1], &data.labels[1]),
+        (&train_on[0], data.labels(0)),
+        (&train_on[1], data.labels(1)),
         CLASSES,
     )?)
 }
 
 /// The test accuracy of a probe trained on `train_on` and tested on `test_on`'s test codes.
 fn accuracy(train_on: &Splits, test_on: &Splits, data: &Data) -> Result<f64> {
-    Ok(fit_probe(train_on, data)?.accuracy(&test_on[2], &data.labels[2])?)
+    Ok(fit_probe(train_on, data)?.accuracy(&test_on[2], data.labels(2))?)
 }
 
 /// What a trained bimodal model gives the report.
@@ -253,7 +257,7 @@ struct Bimodal {
 
 /// What [`read_bimodal`] reads a model on.
 struct Context<'a, B: Backend> {
-    data: &'a Data,
+    data: &'a Data<'a>,
     dataset: &'a AvDigits,
     picks: &'a [usize],
     noisy: &'a [(f64, Vec<f32>)],
@@ -267,7 +271,7 @@ fn read_bimodal<B: Backend, M: Autoencoder<B>>(
     at: &Context<B>,
 ) -> Result<Bimodal> {
     let view = |given| move |s: &AvSplit| inputs(s, given).to_vec();
-    let test = &at.data.splits[2];
+    let test = at.data.splits[2];
     let noisy = at
         .noisy
         .iter()
@@ -418,19 +422,17 @@ pub fn run<B: AutodiffBackend>(
         )));
     }
     let full = AvDigits::load(&AvDigitsConfig { seed: settings.seed })?;
-    let dataset = settings.limit.map_or_else(|| full.clone(), |n| full.thin(n));
+    let dataset = match settings.limit {
+        Some(n) => full.thin(n),
+        None => full,
+    };
     let noisy: Vec<(f64, Vec<f32>)> = settings
         .snrs
         .iter()
         .map(|&snr| Ok((snr, dataset.noisy_test_audio(snr, settings.seed)?)))
         .collect::<Result<_>>()?;
     let data = Data {
-        labels: [
-            dataset.train.labels.clone(),
-            dataset.valid.labels.clone(),
-            dataset.test.labels.clone(),
-        ],
-        splits: [dataset.train.clone(), dataset.valid.clone(), dataset.test.clone()],
+        splits: [&dataset.train, &dataset.valid, &dataset.test],
     };
     let sizes = [data.splits[0].len(), data.splits[1].len(), data.splits[2].len()];
     log(&format!(
@@ -438,9 +440,9 @@ pub fn run<B: AutodiffBackend>(
         sizes[0], sizes[1], sizes[2], settings.epochs
     ));
     let (h, s) = (settings.hidden, settings.shared);
-    let train_split = &data.splits[0];
+    let train_split = data.splits[0];
     let both = [train_split.audio.as_slice(), train_split.video.as_slice()];
-    let test = &data.splits[2];
+    let test = data.splits[2];
     let picks = shown(test);
     let mut trainer = Trainer::<B> {
         settings,
@@ -663,7 +665,7 @@ pub fn run<B: AutodiffBackend>(
             name.clone(),
             given,
             given.to_string(),
-            probe.accuracy(&clean[2], &data.labels[2])?,
+            probe.accuracy(&clean[2], data.labels(2))?,
         );
         for ((snr, _), test_codes) in noisy.iter().zip(&noisy_tests) {
             let tested_on = given.replacen("audio", &format!("audio at {snr} dB"), 1);
@@ -672,7 +674,7 @@ pub fn run<B: AutodiffBackend>(
                 name.clone(),
                 given,
                 tested_on,
-                probe.accuracy(test_codes, &data.labels[2])?,
+                probe.accuracy(test_codes, data.labels(2))?,
             );
         }
     }
@@ -732,7 +734,7 @@ fn layer_row(
     same_layer: bool,
     data: &Data,
 ) -> Result<LayerRow> {
-    let labels = &data.labels[2];
+    let labels = data.labels(2);
     let retrieval = if audio[2].cols() == video[2].cols() {
         let ks = [1, 5, 10];
         Some((

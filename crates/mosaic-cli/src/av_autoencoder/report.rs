@@ -224,24 +224,12 @@ fn is_ours(name: &str, text: &str) -> bool {
 }
 
 /// Checks `dir` before anything trains: files named as ours that mosaic did not write are
-/// refused unless `force`.
+/// refused unless `force` ([`output::check_own_files`]).
 ///
 /// # Errors
 /// A folder that cannot be made, or a file there that mosaic did not write.
 pub fn check_output(dir: &Path, force: bool) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
-    for name in FILES {
-        let path = dir.join(name);
-        match std::fs::read(&path) {
-            Ok(bytes) if !force && !is_ours(name, &String::from_utf8_lossy(&bytes)) => {
-                return Err(Error::file(path, "not written by mosaic reproduce, so it is not replaced: choose another --output, or add --force"));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(&path)(e)),
-        }
-    }
-    Ok(())
+    output::check_own_files(dir, &FILES, force, is_ours)
 }
 
 /// Writes the report's four files in `dir`, each replaced atomically.

@@ -135,6 +135,15 @@ impl Matrix {
         mean
     }
 
+    /// Variance of each column about its mean (divided by the number of rows), summed in row
+    /// order.
+    pub fn column_variances(&self) -> Vec<f64> {
+        let centred = self.centred();
+        (0..self.cols)
+            .map(|j| (0..self.rows).map(|i| centred.row(i)[j].powi(2)).sum::<f64>() / self.rows as f64)
+            .collect()
+    }
+
     /// `selfᵀ · other`: `[cols, other.cols]`, summed over rows in order.
     pub(crate) fn t_mul(&self, other: &Matrix) -> Vec<f64> {
         let (p, q) = (self.cols, other.cols);

@@ -115,15 +115,10 @@ impl Gram {
         let (n, d) = (x.rows(), x.cols());
         let mean = x.column_means();
         let centred = x.centred();
-        let scale: Vec<f64> = (0..d)
-            .map(|j| {
-                let var = (0..n).map(|i| centred.row(i)[j].powi(2)).sum::<f64>() / n as f64;
-                if var > 1e-24 {
-                    var.sqrt()
-                } else {
-                    1.0
-                }
-            })
+        let scale: Vec<f64> = x
+            .column_variances()
+            .into_iter()
+            .map(|var| if var > 1e-24 { var.sqrt() } else { 1.0 })
             .collect();
         let standard = Matrix::new(
             n,

@@ -24,10 +24,7 @@ pub struct UnitShare {
 }
 
 fn column_std(x: &Matrix) -> Vec<f64> {
-    let c = x.centred();
-    (0..x.cols())
-        .map(|j| ((0..x.rows()).map(|i| c.row(i)[j].powi(2)).sum::<f64>() / x.rows() as f64).sqrt())
-        .collect()
+    x.column_variances().into_iter().map(f64::sqrt).collect()
 }
 
 /// The shares of units of a layer, from its codes given audio only (`from_audio`) and video
