@@ -12,6 +12,9 @@
 //! | MLP fusion | `Σ_layers 2·B·in·out` |
 //! | bimodal autoencoder (`d_a`, `d_v` → hidden `h` → shared `s`, and back) | `2·B·(2·(d_a + d_v)·h + 4·h·s)` |
 //! | concat | 0 (pure data movement: no GFLOP/s) |
+//! | cosine loss on `n` pairs of width `d` | `8·n·d` (two row norms, the pairs' dot products, the scaling) |
+//! | VSE, VSE++, InfoNCE on `n` pairs of width `d` | `2·n·n·d` (the similarity GEMM; the `O(n²)` element-wise work of the loss is not counted) |
+//! | deep CCA on `n` pairs of width `d` | `6·n·d²` (the three covariance GEMMs, in f64 on the host; the `O(d³)` eigendecompositions are not counted) |
 //!
 //! A training step (forward + backward, loss `Σ h`) is counted as 3× the forward FLOPs, the
 //! usual convention (the backward of a GEMM is two GEMMs of the same size).
@@ -24,6 +27,9 @@ use burn::module::Param;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use mosaic::autoencoder::{Autoencoder, BimodalAutoencoder, BimodalAutoencoderConfig};
+use mosaic::coordinated::{
+    cosine_loss, cosine_similarities, deep_cca_loss, hinge_ranking_loss, info_nce_loss, Negatives,
+};
 use mosaic::fusion::{
     BilinearConfig, ConcatConfig, ElementwiseConfig, Fusion, LowRankFusion, LowRankFusionConfig,
     MlpFusionConfig, TensorFusion, TensorFusionConfig,
@@ -50,6 +56,59 @@ pub enum Layer {
     LowRank,
     /// [`mosaic::autoencoder::BimodalAutoencoder`]: both reconstructions from both inputs.
     BimodalAutoencoder,
+    /// A coordination loss on a batch of `B` pairs of embeddings (`dims = [d, d]`).
+    Loss(Loss),
+}
+
+/// The coordination losses of `mosaic::coordinated`, as benchmark cases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// [`cosine_loss`].
+    Cosine,
+    /// [`hinge_ranking_loss`], every negative, margin 0.2.
+    Vse,
+    /// [`hinge_ranking_loss`], the hardest negative, margin 0.2.
+    VsePlusPlus,
+    /// [`info_nce_loss`] at temperature 0.07.
+    InfoNce,
+    /// [`deep_cca_loss`], ridge 1e-3.
+    DeepCca,
+}
+
+impl Loss {
+    /// Every loss.
+    pub const ALL: [Loss; 5] = [
+        Loss::Cosine,
+        Loss::Vse,
+        Loss::VsePlusPlus,
+        Loss::InfoNce,
+        Loss::DeepCca,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Loss::Cosine => "loss-cosine",
+            Loss::Vse => "loss-vse",
+            Loss::VsePlusPlus => "loss-vse++",
+            Loss::InfoNce => "loss-infonce",
+            Loss::DeepCca => "loss-dcca",
+        }
+    }
+
+    /// The loss of the pairs `(a_i, b_i)`: `[1, 1]`.
+    fn apply<B: Backend>(self, a: Tensor<B, 2>, b: Tensor<B, 2>) -> Result<Tensor<B, 2>> {
+        let loss = match self {
+            Loss::Cosine => cosine_loss(a, b)?,
+            Loss::Vse => hinge_ranking_loss(cosine_similarities(a, b)?, 0.2, Negatives::Sum)?,
+            Loss::VsePlusPlus => hinge_ranking_loss(cosine_similarities(a, b)?, 0.2, Negatives::Max)?,
+            Loss::InfoNce => {
+                let scale = Tensor::from_floats([1.0 / 0.07], &a.device());
+                info_nce_loss(cosine_similarities(a, b)?, scale)?
+            }
+            Loss::DeepCca => deep_cca_loss(a, b, 1e-3)?.loss,
+        };
+        Ok(loss.reshape([1, 1]))
+    }
 }
 
 impl Layer {
@@ -64,6 +123,7 @@ impl Layer {
             Layer::TensorFusion => "tfn",
             Layer::LowRank => "lmf",
             Layer::BimodalAutoencoder => "bimodal-ae",
+            Layer::Loss(loss) => loss.name(),
         }
     }
 }
@@ -148,6 +208,9 @@ impl Case {
                 projections + (m - 1.0) * b * r * o + 2.0 * b * r * o
             }
             Layer::BimodalAutoencoder => 2.0 * b * (2.0 * sum_d * r + 4.0 * r * o),
+            Layer::Loss(Loss::DeepCca) => 6.0 * b * sum_d / 2.0 * sum_d / 2.0,
+            Layer::Loss(Loss::Cosine) => 8.0 * b * sum_d / 2.0,
+            Layer::Loss(_) => 2.0 * b * b * sum_d / 2.0,
         }
     }
 
@@ -162,6 +225,8 @@ impl Case {
                 self.rank * self.d_output,
             ),
             Layer::BimodalAutoencoder => (self.batch, sum_d, self.rank),
+            Layer::Loss(Loss::DeepCca) => (self.dims[0], self.batch, self.dims[1]),
+            Layer::Loss(_) => (self.batch, self.dims[0], self.batch),
             _ => (self.batch, sum_d, self.d_output),
         }
     }
@@ -205,6 +270,7 @@ impl Case {
                     false => Box::new(layer),
                 }
             }
+            Layer::Loss(loss) => Box::new(LossCase { loss, dims }),
             Layer::BimodalAutoencoder => Box::new(Reconstruction {
                 output: dims.iter().sum(),
                 model: BimodalAutoencoderConfig::new(dims[0], dims[1])
@@ -280,11 +346,33 @@ impl<B: FusionBackend> Fusion<B> for Reconstruction<B> {
     }
 }
 
+/// A coordination loss timed as a layer: both views' embeddings in, the loss out (`[1, 1]`).
+struct LossCase {
+    loss: Loss,
+    dims: Vec<usize>,
+}
+
+impl<B: FusionBackend> Fusion<B> for LossCase {
+    fn modality_dims(&self) -> &[usize] {
+        &self.dims
+    }
+
+    fn output_dim(&self) -> usize {
+        1
+    }
+
+    fn forward(&self, inputs: &[Tensor<B, 2>]) -> Result<Tensor<B, 2>> {
+        self.loss.apply(inputs[0].clone(), inputs[1].clone())
+    }
+}
+
 /// The benchmark plan. Shapes: CMU-MOSI-like (32/32/128 and 4/16/128, out 128, LMF rank 32),
 /// a bilinear shape (256/256, out 128), a wide low-rank shape (1024/1024, out 512, rank 16),
 /// a batch sweep of tensor and low-rank fusion at 32/32/128 (1 to 4096), and the bimodal
-/// autoencoder of the AV-digits experiment (384/64 → 128 → 64, batch 256). `quick` runs
-/// the same shapes at smaller batches (sweep 1 to 16) so that a software GPU finishes too.
+/// autoencoder of the AV-digits experiment (384/64 → 128 → 64, batch 256), and the
+/// coordination losses on embeddings of width 128 at batches (similarity matrices) of 256,
+/// 1024 and 4096. `quick` runs the same shapes at smaller batches (sweep 1 to 16, losses 256
+/// and 1024) so that a software GPU finishes too.
 pub fn plan(quick: bool) -> Vec<Case> {
     let case = |layer, dims: &[usize], d_output, rank, batch| Case {
         layer,
@@ -322,6 +410,12 @@ pub fn plan(quick: bool) -> Vec<Case> {
         cases.push(case(Layer::LowRank, &mosi, 128, 32, batch));
     }
     cases.push(case(Layer::BimodalAutoencoder, &[384, 64], 64, 128, 256));
+    let loss_batches: &[usize] = if quick { &[256, 1024] } else { &[256, 1024, 4096] };
+    for loss in Loss::ALL {
+        for &batch in loss_batches {
+            cases.push(case(Layer::Loss(loss), &[128, 128], 1, 0, batch));
+        }
+    }
     // Every tensor-fusion, bilinear and low-rank case also on the composite path.
     let composite: Vec<Case> = cases
         .iter()
@@ -397,6 +491,25 @@ mod tests {
         let macs = 384 * 128 + 64 * 128 + 256 * 64 + 2 * 64 * 128 + 128 * 384 + 128 * 64;
         assert_eq!(case.forward_flops(), 2.0 * 2.0 * f64::from(macs));
         assert_eq!(case.group(), "bimodal-ae/384x64-o64-h128");
+    }
+
+    #[test]
+    fn loss_flops_count_the_similarity_and_covariance_gemms() {
+        let case = |loss| Case {
+            layer: Layer::Loss(loss),
+            dims: vec![128, 128],
+            d_output: 1,
+            rank: 0,
+            batch: 1024,
+            path: Path::Fused,
+        };
+        let infonce = case(Loss::InfoNce);
+        assert_eq!(infonce.gemm_shape(), (1024, 128, 1024));
+        assert_eq!(infonce.forward_flops(), 2.0 * 1024.0 * 1024.0 * 128.0);
+        assert_eq!(infonce.group(), "loss-infonce/128x128-o1");
+        let dcca = case(Loss::DeepCca);
+        assert_eq!(dcca.gemm_shape(), (128, 1024, 128));
+        assert_eq!(dcca.forward_flops(), 3.0 * 2.0 * 1024.0 * 128.0 * 128.0);
     }
 
     #[test]

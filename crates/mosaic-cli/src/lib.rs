@@ -1,11 +1,12 @@
 //! The pieces of the `mosaic` command: checkpoints, the `reproduce` experiments (sentiment,
-//! [`av_autoencoder`]), the safe
+//! [`av_autoencoder`], [`coordinated`]), the safe
 //! writing of output folders, progress display and the command's errors. The models, the
 //! training loop and the metrics are the library's ([`mosaic::models`], [`mosaic::train`]);
 //! the binary (`src/main.rs`) defines the command line and calls them.
 
 pub mod av_autoencoder;
 pub mod checkpoint;
+pub mod coordinated;
 pub mod error;
 pub mod mpk;
 pub mod output;

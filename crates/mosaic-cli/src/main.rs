@@ -1,7 +1,7 @@
 //! `mosaic`: trains, evaluates and compares the lecture's multimodal sentiment models.
 //!
 //! ```text
-//! mosaic reproduce [--experiment sentiment|av-autoencoder] [--dataset trimodal] [--backend flex] [--output results]
+//! mosaic reproduce [--experiment sentiment|av-autoencoder|coordinated] [--dataset trimodal] [--backend flex] [--output results]
 //! mosaic train --fusion tfn [--dataset trimodal|DIR] [--modalities text,audio,video] …
 //! mosaic eval --checkpoint DIR [--dataset NAME|DIR] [--split test]
 //! mosaic completions bash|zsh|fish
@@ -18,7 +18,7 @@ use mosaic::AutodiffFusionBackend;
 use mosaic_cli::checkpoint::{self, RunConfig, RunMetrics};
 use mosaic_cli::error::{Error, Result};
 use mosaic_cli::progress::Progress;
-use mosaic_cli::{av_autoencoder, reproduce};
+use mosaic_cli::{av_autoencoder, coordinated, reproduce};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -44,6 +44,8 @@ enum Command {
     /// reproduce.csv at once, and --resume skips the rows an interrupted run left there.
     /// av-autoencoder: trains six autoencoders on AV-digits without labels and reads their
     /// codes with probes, retrieval and CKA (OUTPUT/av-autoencoder.{md,csv,svg}).
+    /// coordinated: cosine, ranking, contrastive, CCA and deep CCA spaces on AV-digits
+    /// against the joint autoencoder (OUTPUT/coordinated.{md,csv,svg}).
     Reproduce(ReproduceArgs),
     /// Trains one model and writes its checkpoint folder (model.mpk, config.json,
     /// metrics.json).
@@ -73,16 +75,16 @@ struct Source {
 /// av-autoencoder: Adam on the reconstruction error).
 #[derive(Args)]
 struct Training {
-    /// Most epochs [default: 60] (reproduce --experiment av-autoencoder: 40).
+    /// Most epochs [default: 60] (reproduce --experiment av-autoencoder, coordinated: 40).
     #[arg(long)]
     epochs: Option<usize>,
     /// Epochs without a better validation MAE before stopping.
     #[arg(long, default_value_t = TrainOptions::default().patience)]
     patience: usize,
-    /// Examples per batch [default: 32] (reproduce --experiment av-autoencoder: 64).
+    /// Examples per batch [default: 32] (reproduce --experiment av-autoencoder: 64, coordinated: 200).
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Adam's learning rate [default: 0.003] (reproduce --experiment av-autoencoder: 0.002).
+    /// Adam's learning rate [default: 0.003] (reproduce --experiment av-autoencoder, coordinated: 0.002).
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
     /// Seed of the initial weights and the batch order (and of AV-digits' pairing and noise).
@@ -129,6 +131,9 @@ enum Experiment {
     /// Joint audio-visual representations learned without labels on AV-digits
     /// (av-autoencoder.{md,csv,svg}, av-autoencoder-generation.svg).
     AvAutoencoder,
+    /// Coordinated representations, weak to strong, against the joint one on AV-digits
+    /// (coordinated.{md,csv,svg}).
+    Coordinated,
 }
 
 #[derive(Args)]
@@ -138,7 +143,7 @@ struct ReproduceArgs {
     experiment: Experiment,
     #[command(flatten)]
     source: Source,
-    /// av-autoencoder: at most this many pairs per split, for a quick run.
+    /// av-autoencoder, coordinated: at most this many pairs per split, for a quick run.
     #[arg(long)]
     limit: Option<usize>,
     /// The results folder. mosaic replaces only the reproduce files it wrote there.
@@ -398,41 +403,59 @@ impl OnBackend for EvalArgs {
     }
 }
 
-impl ReproduceArgs {
-    /// `--experiment av-autoencoder`: trains the six autoencoders and writes the report.
-    fn av_autoencoder<B: AutodiffFusionBackend>(self, device: &B::Device) -> Result<()> {
-        if self.source.dataset != mosaic::data::BUNDLED || self.resume {
-            return Err(Error::Mosaic(mosaic::MosaicError::invalid(
-                "reproduce",
-                "--dataset and --resume apply to --experiment sentiment only (av-autoencoder reads the AV-digits it ships with, in one run of minutes)",
-            )));
-        }
-        let defaults = av_autoencoder::Settings::default();
-        let t = &self.training;
-        let settings = av_autoencoder::Settings {
+/// The body of `reproduce` for an AV-digits experiment module (`av_autoencoder`,
+/// `coordinated`: each has `Settings`, `NAME`, `FILES`, `check_output`, `run`, `markdown`
+/// and `write`): the options applied to its settings, the output folder checked before
+/// training, the report printed and written.
+macro_rules! av_digits_experiment {
+    ($module:ident, $args:expr, $backend:ty, $device:expr) => {{
+        let args = $args;
+        args.check_av_digits()?;
+        let defaults = $module::Settings::default();
+        let t = &args.training;
+        let settings = $module::Settings {
             seed: t.seed,
             epochs: t.epochs.unwrap_or(defaults.epochs),
             batch_size: t.batch_size.unwrap_or(defaults.batch_size),
             lr: t.lr.unwrap_or(defaults.lr),
-            limit: self.limit,
+            limit: args.limit,
             ..defaults
         };
-        av_autoencoder::check_output(&self.output, self.force)?;
-        println!(
-            "reproducing {} with {}",
-            av_autoencoder::NAME,
-            self.source.backend
-        );
-        let report = av_autoencoder::run::<B>(&settings, device, |line| println!("{line}"))?;
-        println!("\n{}", av_autoencoder::markdown(&report));
-        av_autoencoder::write(&self.output, &report)?;
+        $module::check_output(&args.output, args.force)?;
+        println!("reproducing {} with {}", $module::NAME, args.source.backend);
+        let report = $module::run::<$backend>(&settings, $device, |line| println!("{line}"))?;
+        println!("\n{}", $module::markdown(&report));
+        $module::write(&args.output, &report)?;
         println!(
             "wrote {} in {} ({:.0} s)",
-            av_autoencoder::FILES.join(", "),
-            self.output.display(),
+            $module::FILES.join(", "),
+            args.output.display(),
             report.seconds
         );
         Ok(())
+    }};
+}
+
+impl ReproduceArgs {
+    /// Refuses the options only `--experiment sentiment` takes.
+    fn check_av_digits(&self) -> Result<()> {
+        if self.source.dataset != mosaic::data::BUNDLED || self.resume {
+            return Err(Error::Mosaic(mosaic::MosaicError::invalid(
+                "reproduce",
+                "--dataset and --resume apply to --experiment sentiment only (av-autoencoder and coordinated read the AV-digits mosaic ships with, in one run of minutes)",
+            )));
+        }
+        Ok(())
+    }
+
+    /// `--experiment coordinated`: trains the coordinated and joint models and writes the report.
+    fn coordinated<B: AutodiffFusionBackend>(self, device: &B::Device) -> Result<()> {
+        av_digits_experiment!(coordinated, self, B, device)
+    }
+
+    /// `--experiment av-autoencoder`: trains the six autoencoders and writes the report.
+    fn av_autoencoder<B: AutodiffFusionBackend>(self, device: &B::Device) -> Result<()> {
+        av_digits_experiment!(av_autoencoder, self, B, device)
     }
 }
 
@@ -440,13 +463,15 @@ impl OnBackend for ReproduceArgs {
     type Output = Result<()>;
 
     fn run<B: AutodiffFusionBackend>(self, device: B::Device) -> Result<()> {
-        if self.experiment == Experiment::AvAutoencoder {
-            return self.av_autoencoder::<B>(&device);
+        match self.experiment {
+            Experiment::AvAutoencoder => return self.av_autoencoder::<B>(&device),
+            Experiment::Coordinated => return self.coordinated::<B>(&device),
+            Experiment::Sentiment => {}
         }
         if self.limit.is_some() {
             return Err(Error::Mosaic(mosaic::MosaicError::invalid(
                 "reproduce",
-                "--limit applies to --experiment av-autoencoder only",
+                "--limit applies to --experiment av-autoencoder and coordinated only",
             )));
         }
         let train = self.training.options()?;

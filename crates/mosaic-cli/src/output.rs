@@ -45,6 +45,40 @@ pub fn contents(dir: &Path, own_names: &[&str]) -> io::Result<Contents> {
     Ok(Contents { foreign, own })
 }
 
+/// Writes an experiment's report files, `texts[i]` to `dir/names[i]`, each replaced
+/// atomically ([`replace_file`]).
+///
+/// # Errors
+/// A file that cannot be written, named.
+pub fn write_report_files(dir: &Path, names: &[&str], texts: &[String]) -> crate::error::Result<()> {
+    for (name, text) in names.iter().zip(texts) {
+        let path = dir.join(name);
+        replace_file(&path, text.as_bytes()).map_err(crate::error::Error::io(&path))?;
+    }
+    Ok(())
+}
+
+/// A CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line end.
+pub fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// Whether `text`, the contents of the report file `name` of an experiment whose CSV starts
+/// with `csv_header`, is one mosaic wrote: its markdown title, its CSV header, or an SVG.
+pub fn is_report(name: &str, text: &str, csv_header: &str) -> bool {
+    if name.ends_with(".md") {
+        text.starts_with("# mosaic reproduce")
+    } else if name.ends_with(".csv") {
+        text.starts_with(csv_header)
+    } else {
+        text.starts_with("<svg")
+    }
+}
+
 /// Makes `dir` if it is missing, and checks that each of the files `names` there is one
 /// mosaic wrote (`is_ours(name, contents)`), so that a run may replace it; with `force`,
 /// any file of those names may be replaced. Nothing is written.

@@ -110,6 +110,67 @@ fn trains_on_csd_files_then_evaluates_the_checkpoint() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `reproduce --experiment coordinated` on a thinned AV-digits: its three files, every
+/// method in both retrieval tables, the same figures with 1 and 2 threads, and a batch too
+/// small for deep CCA refused by name.
+#[test]
+fn the_coordinated_experiment_runs_end_to_end() {
+    let dir = scratch("coordinated");
+    let one = run_on_av_digits(&dir, "coordinated", "1");
+    let md = std::fs::read_to_string(one.join("coordinated.md")).unwrap();
+    for line in [
+        "## retrieval, audio → image",
+        "## retrieval, image → audio",
+        "## correlation and classification",
+        "| linear CCA on raw features | strong |",
+        "| deep CCA | strong |",
+        "| InfoNCE (CLIP) | weak |",
+        "| VSE++ hinge, hardest negative | weak |",
+        "| VSE hinge, every negative | weak |",
+        "| cosine | weak |",
+        "| joint: bimodal AE shared code | joint |",
+        "| unimodal: audio AE code | unimodal |",
+    ] {
+        assert!(md.contains(line), "{line} missing:\n{md}");
+    }
+    let csv = std::fs::read_to_string(one.join("coordinated.csv")).unwrap();
+    assert!(csv.starts_with("method,kind,metric,direction,value\n"));
+    assert!(
+        csv.contains("\ndeep CCA,strong,recall_at_10,image_to_audio,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\nlinear CCA on raw features,strong,mean_canonical_correlation,test,"),
+        "{csv}"
+    );
+    assert!(std::fs::read_to_string(one.join("coordinated.svg"))
+        .unwrap()
+        .starts_with("<svg"));
+    let two = run_on_av_digits(&dir, "coordinated", "2");
+    assert_eq!(csv, std::fs::read_to_string(two.join("coordinated.csv")).unwrap());
+
+    let small = mosaic(&[
+        "reproduce",
+        "--experiment",
+        "coordinated",
+        "--limit",
+        "80",
+        "--batch-size",
+        "8",
+        "--output",
+        dir.join("small").to_str().unwrap(),
+    ]);
+    assert!(
+        !small.status.success()
+            && text(&small).contains(
+                "batch_size 8 with 80 pairs: dcca needs batches of at least 17 pairs (embedding width 16)"
+            ),
+        "{}",
+        text(&small)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn bad_input_is_reported_and_nothing_is_written() {
     let dir = scratch("bad");
@@ -593,36 +654,41 @@ fn the_command_line_documents_itself() {
     }
 }
 
+/// Runs `reproduce --experiment EXPERIMENT --limit 80 --epochs 3` into
+/// `dir/THREADS` with `RAYON_NUM_THREADS=THREADS`, checks that it succeeded on 80 pairs per
+/// split, and returns the output folder.
+fn run_on_av_digits(dir: &Path, experiment: &str, threads: &str) -> PathBuf {
+    let output = dir.join(threads);
+    let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+        .args([
+            "reproduce",
+            "--experiment",
+            experiment,
+            "--limit",
+            "80",
+            "--epochs",
+            "3",
+        ])
+        .arg("--output")
+        .arg(&output)
+        .env("RAYON_NUM_THREADS", threads)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("80 train / 80 valid / 80 test pairs"),
+        "{}",
+        text(&out)
+    );
+    output
+}
+
 /// `reproduce --experiment av-autoencoder` on a thinned AV-digits: the four files, every
 /// section of the report, the same figures with 1 and 2 threads, and its misuse refused.
 #[test]
 fn the_av_autoencoder_experiment_runs_end_to_end() {
     let dir = scratch("av");
-    let run = |threads: &str| {
-        let output = dir.join(threads);
-        let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
-            .args([
-                "reproduce",
-                "--experiment",
-                "av-autoencoder",
-                "--limit",
-                "80",
-                "--epochs",
-                "3",
-                "--output",
-            ])
-            .arg(&output)
-            .env("RAYON_NUM_THREADS", threads)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-        assert!(
-            text(&out).contains("80 train / 80 valid / 80 test pairs"),
-            "{}",
-            text(&out)
-        );
-        output
-    };
+    let run = |threads: &str| run_on_av_digits(&dir, "av-autoencoder", threads);
     let one = run("1");
     let md = std::fs::read_to_string(one.join("av-autoencoder.md")).unwrap();
     for section in [
@@ -672,7 +738,7 @@ fn the_av_autoencoder_experiment_runs_end_to_end() {
     let limit = mosaic(&["reproduce", "--limit", "5", "--output", dir.to_str().unwrap()]);
     assert!(
         !limit.status.success()
-            && text(&limit).contains("--limit applies to --experiment av-autoencoder only"),
+            && text(&limit).contains("--limit applies to --experiment av-autoencoder and coordinated only"),
         "{}",
         text(&limit)
     );

@@ -13,6 +13,9 @@
 //! - [`models`]: whole models built from them: the TFN / LMF reference sentiment model.
 //! - [`autoencoder`]: joint representations learned without labels: unimodal, bimodal
 //!   (Ngiam et al. 2011) and shallow bimodal autoencoders, and their training.
+//! - [`coordinated`]: coordinated representations, one space per modality tied by a
+//!   constraint: cosine, ranking (VSE, VSE++) and contrastive (InfoNCE) losses, linear CCA
+//!   and deep CCA, and two-tower training.
 //! - [`analysis`]: tools to look inside any layer: linear probes, cross-modal retrieval,
 //!   linear CKA, the modality share of hidden units.
 //! - [`train`]: its training loop (Adam, L1 loss, early stopping) and the papers' metrics.
@@ -46,9 +49,12 @@
 pub mod analysis;
 pub mod autoencoder;
 pub mod backend;
+mod batches;
+pub mod coordinated;
 mod error;
 pub mod fusion;
 pub mod interop;
+mod linalg;
 pub mod models;
 pub mod subnet;
 pub mod train;

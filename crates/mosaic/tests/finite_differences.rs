@@ -160,3 +160,36 @@ fn autoencoders() {
     let unimodal = randomize(unimodal.init::<Reference>(&device).unwrap(), 97);
     check_finite_differences_with(SIGMOID, unimodal, &inputs[..1], reconstruction);
 }
+
+/// The coordination losses through two towers (every parameter, the temperature's
+/// included), on embeddings of 5 pairs. The towers' hidden layers are sigmoids: the
+/// autoencoders' step and tolerance.
+#[test]
+fn coordination_losses() {
+    use mosaic::coordinated::*;
+    let device = reference_device();
+    // The temperature's range [0.01, 5] holds every value `randomize` gives it (t in [−1, 1]).
+    let config = TwoTowersConfig::new(vec![3, 2])
+        .with_hidden(4)
+        .with_d_output(3)
+        .with_temperature(TemperatureConfig::new().with_initial(0.5).with_max(5.0));
+    let model = randomize(config.init::<Reference>(&device).unwrap(), 29);
+    let inputs = modality_inputs(71, &[3, 2], 5, &device);
+    for objective in [
+        Objective::Cosine,
+        Objective::Ranking {
+            margin: 0.5,
+            negatives: Negatives::Sum,
+        },
+        Objective::Ranking {
+            margin: 0.5,
+            negatives: Negatives::Max,
+        },
+        Objective::InfoNce,
+        Objective::DeepCca { regulariser: 1e-2 },
+    ] {
+        check_finite_differences_with(SIGMOID, model.clone(), &inputs, |m, x| {
+            Ok(objective.loss(m, [x[0].clone(), x[1].clone()])?.reshape([1, 1]))
+        });
+    }
+}

@@ -1,7 +1,7 @@
 //! The report of the experiment: markdown tables, CSV, the SNR plot, and its files.
 
 use super::{AccuracyRow, Report, CSV_HEADER, FILES, NAME};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::output;
 use mosaic_plot::{image_grid_svg, line_svg, Axis, LinePlot, PlotError, Series};
 use std::fmt::Write as _;
@@ -122,20 +122,11 @@ pub fn markdown(report: &Report) -> String {
     out
 }
 
-/// A CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line end.
-fn field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
 /// The report as CSV, one figure per line (`metric` names it).
 pub fn csv(report: &Report) -> String {
     let mut out = format!("{CSV_HEADER}\n");
     let mut line = |fields: [&str; 5], value: f64| {
-        let fields: Vec<String> = fields.iter().map(|f| field(f)).collect();
+        let fields: Vec<String> = fields.iter().map(|f| output::csv_field(f)).collect();
         let _ = writeln!(out, "{},{value}", fields.join(","));
     };
     for r in &report.accuracy {
@@ -212,24 +203,15 @@ pub fn svg(report: &Report) -> std::result::Result<String, PlotError> {
     })
 }
 
-/// Whether `text`, the contents of our file `name`, is one mosaic wrote.
-fn is_ours(name: &str, text: &str) -> bool {
-    if name.ends_with(".md") {
-        text.starts_with("# mosaic reproduce")
-    } else if name.ends_with(".csv") {
-        text.starts_with(CSV_HEADER)
-    } else {
-        text.starts_with("<svg")
-    }
-}
-
 /// Checks `dir` before anything trains: files named as ours that mosaic did not write are
 /// refused unless `force` ([`output::check_own_files`]).
 ///
 /// # Errors
 /// A folder that cannot be made, or a file there that mosaic did not write.
 pub fn check_output(dir: &Path, force: bool) -> Result<()> {
-    output::check_own_files(dir, &FILES, force, is_ours)
+    output::check_own_files(dir, &FILES, force, |name, text| {
+        output::is_report(name, text, CSV_HEADER)
+    })
 }
 
 /// Writes the report's four files in `dir`, each replaced atomically.
@@ -243,9 +225,5 @@ pub fn write(dir: &Path, report: &Report) -> Result<()> {
         svg(report)?,
         image_grid_svg(&report.generation)?,
     ];
-    for (name, text) in FILES.iter().zip(texts) {
-        let path = dir.join(name);
-        output::replace_file(&path, text.as_bytes()).map_err(Error::io(&path))?;
-    }
-    Ok(())
+    output::write_report_files(dir, &FILES, &texts)
 }

@@ -2,6 +2,7 @@
 
 use super::{export, import_param, key, tensor_from, NamedTensor, PytorchWeights, WeightStore};
 use crate::autoencoder::{BimodalAutoencoder, ShallowBimodalAutoencoder, UnimodalAutoencoder};
+use crate::coordinated::{Temperature, Tower, TwoTowers};
 use crate::fusion::{Bilinear, Concat, Elementwise, LowRankFusion, MlpFusion, TensorFusion};
 use crate::subnet::{LstmSubnet, MlpSubnet};
 use crate::Result;
@@ -319,6 +320,46 @@ impl<B: Backend> PytorchWeights for ShallowBimodalAutoencoder<B> {
     fn import_weights(mut self, store: &WeightStore, prefix: &str) -> Result<Self> {
         self.encoder = self.encoder.import_weights(store, &key(prefix, "encoder"))?;
         self.decoder = self.decoder.import_weights(store, &key(prefix, "decoder"))?;
+        Ok(self)
+    }
+}
+
+/// `hidden`, `output`: `nn.Linear` each.
+impl<B: Backend> PytorchWeights for Tower<B> {
+    fn export_weights(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
+        self.hidden.export_weights(&key(prefix, "hidden"), out);
+        self.output.export_weights(&key(prefix, "output"), out);
+    }
+
+    fn import_weights(mut self, store: &WeightStore, prefix: &str) -> Result<Self> {
+        self.hidden = self.hidden.import_weights(store, &key(prefix, "hidden"))?;
+        self.output = self.output.import_weights(store, &key(prefix, "output"))?;
+        Ok(self)
+    }
+}
+
+/// `logit_scale` `[1]`: CLIP's name for `t = ln(1/τ)`.
+impl<B: Backend> PytorchWeights for Temperature<B> {
+    fn export_weights(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
+        export(out, key(prefix, "logit_scale"), self.log_scale.val());
+    }
+
+    fn import_weights(mut self, store: &WeightStore, prefix: &str) -> Result<Self> {
+        self.log_scale = import_param(self.log_scale, store, &key(prefix, "logit_scale"))?;
+        Ok(self)
+    }
+}
+
+/// `towers.{0,1}` (each a [`Tower`]), then the temperature's `logit_scale`.
+impl<B: Backend> PytorchWeights for TwoTowers<B> {
+    fn export_weights(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
+        export_list(&self.towers, &key(prefix, "towers"), out);
+        self.temperature.export_weights(prefix, out);
+    }
+
+    fn import_weights(mut self, store: &WeightStore, prefix: &str) -> Result<Self> {
+        self.towers = import_list(self.towers, store, &key(prefix, "towers"))?;
+        self.temperature = self.temperature.import_weights(store, prefix)?;
         Ok(self)
     }
 }
