@@ -81,7 +81,7 @@ struct Training {
     /// Epochs without a better validation MAE before stopping.
     #[arg(long, default_value_t = TrainOptions::default().patience)]
     patience: usize,
-    /// Examples per batch [default: 32] (reproduce --experiment av-autoencoder: 64, coordinated: 200).
+    /// Examples per batch [default: 32] (reproduce --experiment av-autoencoder: 64, coordinated: 200, its autoencoders 64).
     #[arg(long)]
     batch_size: Option<usize>,
     /// Adam's learning rate [default: 0.003] (reproduce --experiment av-autoencoder, coordinated: 0.002).

@@ -1,7 +1,7 @@
 //! Dense linear algebra in f64 on the host, for the statistics that need more than burn's
 //! tensor ops (CCA's whitening and SVD): centred cross-covariances through the `gemm` crate,
 //! and the eigendecomposition of a symmetric matrix (Householder tridiagonalisation, then
-//! the implicit QL algorithm with Wilkinson shifts). Both are deterministic: the order of
+//! the shifted QL algorithm, as EISPACK's tql2). Both are deterministic: the order of
 //! every sum is fixed, whatever the number of threads.
 
 use crate::analysis::Matrix;
@@ -158,7 +158,7 @@ pub(crate) fn symmetric_eigen(a: &[f64], n: usize) -> SymmetricEigen {
     tridiagonalise(&mut v, &mut d, &mut e, n);
     // The QL rotations combine two columns of V: on Vᵀ they are two contiguous rows.
     let mut vt = transpose(&v, n, n);
-    implicit_ql(&mut vt, &mut d, &mut e, n);
+    shifted_ql(&mut vt, &mut d, &mut e, n);
     let v = transpose(&vt, n, n);
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&i, &j| d[j].total_cmp(&d[i]).then(i.cmp(&j)));
@@ -265,10 +265,10 @@ fn tridiagonalise(v: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
     e[0] = 0.0;
 }
 
-/// The implicit QL algorithm on the tridiagonal (`d`, `e`) from [`tridiagonalise`], with
+/// The shifted QL algorithm (EISPACK's tql2) on the tridiagonal (`d`, `e`) from [`tridiagonalise`], with
 /// `vt` the transpose of its transformation: on return `d` holds the eigenvalues and `vt`
 /// the eigenvectors (as rows).
-fn implicit_ql(vt: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
+fn shifted_ql(vt: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
     for i in 1..n {
         e[i - 1] = e[i];
     }
@@ -281,7 +281,9 @@ fn implicit_ql(vt: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
         // The first negligible subdiagonal element at or after l (e[n − 1] is 0).
         let m = (l..n).find(|&m| e[m].abs() <= eps * largest).unwrap_or(n - 1);
         if m > l {
-            loop {
+            // Converges in a few iterations per eigenvalue on finite input; the cap only
+            // stops a loop that non-finite values would never end.
+            for _ in 0..30 * n {
                 let g = d[l];
                 let mut p = (d[l + 1] - g) / (2.0 * e[l]);
                 let mut r = p.hypot(1.0);

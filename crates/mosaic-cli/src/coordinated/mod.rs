@@ -163,6 +163,9 @@ fn read(
             loss,
         });
     };
+    // A unit constant on the training pairs (a saturated sigmoid, a collapsed space) has
+    // nothing to correlate: CCA reads the units that vary.
+    let (audio, video) = (&varying(audio.clone())?, &varying(video.clone())?);
     let k = settings.width.min(audio[0].cols()).min(video[0].cols());
     let options = CcaOptions::new(k).with_regularisation(settings.regulariser, settings.regulariser);
     let cca = Cca::fit(&audio[0], &video[0], &options)?;

@@ -88,8 +88,9 @@ pub(super) struct Whitened {
     pub ranks: [usize; 2],
     /// `T`'s singular values, largest first (`min(p, q)` of them).
     pub singular_values: Vec<f64>,
-    /// `U`: `[p, min(p, q)]`, `V`: `[q, min(p, q)]` row-major (a column left zero where its
-    /// singular value is 0).
+    /// `U`: `[p, min(p, q)]`, `V`: `[q, min(p, q)]` row-major (on the side computed from
+    /// `T v`, a column is left zero where `σ` is below `1e-7 σ₁`, the precision of the route
+    /// through `T Tᵀ`).
     pub u: Vec<f64>,
     /// See `u`.
     pub v: Vec<f64>,
@@ -104,7 +105,8 @@ impl Whitened {
             let mut cov = cross_covariance(m, m);
             (0..w).for_each(|i| cov[i * w + i] += r);
             let eigen = symmetric_eigen(&cov, w);
-            let floor = RANK_TOLERANCE * eigen.values[0].max(f64::MIN_POSITIVE);
+            let largest = eigen.values.first().copied().unwrap_or(0.0);
+            let floor = RANK_TOLERANCE * largest.max(f64::MIN_POSITIVE);
             let rank = eigen.values.iter().filter(|&&l| l - r > floor).count();
             let inverse_root = eigen.apply(|l| if l > floor { 1.0 / l.sqrt() } else { 0.0 });
             (inverse_root, rank)
@@ -124,10 +126,17 @@ impl Whitened {
         let singular_values: Vec<f64> = eigen.values.iter().map(|l| l.max(0.0).sqrt().min(1.0)).collect();
         let partner = matmul(&t_large, &eigen.vectors, large, small, small);
         let mut other = vec![0.0; large * k];
+        let floor = 1e-7 * singular_values.first().copied().unwrap_or(0.0);
         for (j, &sigma) in singular_values.iter().enumerate() {
-            if sigma > 1e-12 {
+            // T v_j has norm σ_j: scaled by its own norm, the partner has unit length even
+            // where σ_j carries the rounding of T Tᵀ.
+            let norm = (0..large)
+                .map(|i| partner[i * small + j].powi(2))
+                .sum::<f64>()
+                .sqrt();
+            if sigma > floor && norm > 0.0 {
                 for i in 0..large {
-                    other[i * k + j] = partner[i * small + j] / sigma;
+                    other[i * k + j] = partner[i * small + j] / norm;
                 }
             }
         }
@@ -172,6 +181,17 @@ impl Cca {
             ));
         }
         for (view, m) in [x, y].into_iter().enumerate() {
+            if m.cols() == 0 {
+                return Err(MosaicError::invalid(WHAT, format!("view {view} has no columns")));
+            }
+            if m.values().iter().any(|v| v.abs() > 1e150) {
+                return Err(MosaicError::invalid(
+                    WHAT,
+                    format!(
+                        "view {view} holds values beyond ±1e150: its covariances would overflow; rescale it"
+                    ),
+                ));
+            }
             if let Some(j) = m.column_variances().iter().position(|&v| v == 0.0) {
                 return Err(MosaicError::invalid(
                     WHAT,
@@ -441,6 +461,10 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("view 2: CCA has views 0 and 1"));
+        let empty = Matrix::new(60, 0, Vec::new()).unwrap();
+        assert_eq!(err(&empty, &y, CcaOptions::new(1)), "CCA: view 0 has no columns");
+        let huge = Matrix::new(60, 3, y.values().iter().map(|v| v * 1e160).collect()).unwrap();
+        assert!(err(&x, &huge, CcaOptions::new(1)).starts_with("CCA: view 1 holds values beyond ±1e150"));
         // Non-finite values never reach CCA: a Matrix refuses them.
         assert!(Matrix::new(1, 2, vec![0.0, f64::NAN]).is_err());
     }

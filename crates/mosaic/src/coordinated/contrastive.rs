@@ -17,7 +17,6 @@
 //! logits do not overflow.
 
 use super::similarity::{check_square, diagonal};
-use crate::validate::{check_input, Dim};
 use crate::MosaicError;
 use burn::config::Config;
 use burn::module::{Module, Param};
@@ -107,13 +106,12 @@ pub fn info_nce_loss<B: Backend>(
     scale: Tensor<B, 1>,
 ) -> crate::Result<Tensor<B, 1>> {
     check_square(WHAT, similarities.dims())?;
-    check_input(
-        WHAT,
-        Some(1),
-        &scale.dims(),
-        &[Dim::Is(1)],
-        " (the logit scale 1/τ)",
-    )?;
+    if scale.dims() != [1] {
+        return Err(MosaicError::invalid(
+            WHAT,
+            format!("the logit scale has shape {:?}, expected [1] (1/τ)", scale.dims()),
+        ));
+    }
     let logits = similarities * scale.unsqueeze::<2>();
     let positives = diagonal(logits.clone()); // [n, 1]: ℓ_ii
     let rows = log_sum_exp(logits.clone(), 1) - positives.clone();
@@ -189,7 +187,7 @@ mod tests {
         let err = info_nce_loss(s, Tensor::ones([2], &device)).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "InfoNCE loss: modality 1 has shape [2], expected [1] (the logit scale 1/τ)"
+            "InfoNCE loss: the logit scale has shape [2], expected [1] (1/τ)"
         );
     }
 }

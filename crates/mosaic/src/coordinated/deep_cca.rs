@@ -20,7 +20,7 @@
 //! gradient above in f64 ([`total_correlation`]: symmetric eigendecompositions only, no
 //! derivative of one), and hands the gradient back to the backend through a surrogate whose
 //! value is `−corr` and whose gradient is `−∂corr/∂H` ([`deep_cca_loss`]). Eigenvalues of
-//! the covariances at or below `r` (plus a relative `1e-10`) are treated as zero. A batch
+//! the (ridged) covariances below `1e-10` of the largest are treated as zero. A batch
 //! needs more pairs than output units (`m > o`), or the covariances are singular; several
 //! times `o` gives a stabler estimate.
 
@@ -60,6 +60,12 @@ pub struct DeepCcaLoss<B: Backend> {
 pub fn total_correlation(h1: &Matrix, h2: &Matrix, regulariser: f64) -> Result<TotalCorrelation> {
     same_rows(WHAT, h1, h2)?;
     let (m, o1, o2) = (h1.rows(), h1.cols(), h2.cols());
+    if o1 == 0 || o2 == 0 {
+        return Err(MosaicError::invalid(
+            WHAT,
+            format!("outputs of width {o1} and {o2}: both need at least one unit"),
+        ));
+    }
     if m <= o1.max(o2) {
         return Err(MosaicError::invalid(
             WHAT,
@@ -277,6 +283,11 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("regulariser -1"));
+        let none = Matrix::new(10, 0, Vec::new()).unwrap();
+        assert_eq!(
+            total_correlation(&none, &h2, 0.0).unwrap_err().to_string(),
+            "deep CCA: outputs of width 0 and 2: both need at least one unit"
+        );
         let short = Matrix::new(9, 2, vec![0.0; 18]).unwrap();
         assert!(total_correlation(&h1, &short, 0.0)
             .unwrap_err()
