@@ -18,6 +18,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::Autodiff;
 use burn::tensor::{backend::Backend, ops::FloatTensor, Tensor, TensorPrimitive};
 
+use crate::aggregate::{Adjacency, AggregationBackend, Reduce, Side};
 use crate::{low_rank, tensor_fusion, FusionBackend};
 
 fn primitive<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> FloatTensor<B> {
@@ -101,6 +102,32 @@ impl<B: FusionBackend> FusedOp<B> for LowRankFusionOp {
         out.push(primitive(grads.rank_weights));
         out.push(primitive(grads.bias));
         out
+    }
+}
+
+/// Sparse aggregation: one parent, `x` `[cols, F]`; the adjacency is a constant.
+#[derive(Debug, Clone)]
+struct AggregateOp<B: AggregationBackend> {
+    adjacency: Adjacency<B>,
+    reduce: Reduce,
+}
+
+impl<B: AggregationBackend> FusedOp<B> for AggregateOp<B> {
+    fn forward(&self, parents: &[FloatTensor<B>]) -> FloatTensor<B> {
+        primitive(B::aggregate(
+            &self.adjacency,
+            tensor(parents[0].clone()),
+            self.reduce,
+        ))
+    }
+
+    fn backward(&self, parents: &[FloatTensor<B>], grad: FloatTensor<B>) -> Vec<FloatTensor<B>> {
+        let grad = tensor(grad);
+        let x_grad = match self.reduce {
+            Reduce::Sum => B::aggregate(&self.adjacency.transpose(), grad, Reduce::Sum),
+            Reduce::Max => B::aggregate_max_backward(&self.adjacency, tensor(parents[0].clone()), grad),
+        };
+        vec![primitive(x_grad)]
     }
 }
 
@@ -198,5 +225,34 @@ impl<B: FusionBackend, C: CheckpointStrategy> FusionBackend for Autodiff<B, C> {
             Some(output) => tensor(output),
             None => low_rank::forward(inputs, factors, rank_weights, bias),
         }
+    }
+}
+
+impl<B: AggregationBackend, C: CheckpointStrategy> AggregationBackend for Autodiff<B, C> {
+    type DeviceSide = B::DeviceSide;
+
+    fn upload_side(side: &Side, device: &Self::Device) -> Self::DeviceSide {
+        B::upload_side(side, device)
+    }
+
+    fn aggregate(adjacency: &Adjacency<Self>, x: Tensor<Self, 2>, reduce: Reduce) -> Tensor<Self, 2> {
+        let op = AggregateOp {
+            adjacency: adjacency.cast::<B>(),
+            reduce,
+        };
+        tensor(record::<B, C, _>(op, vec![primitive(x)]).unwrap_or_else(|| unreachable!("one parent")))
+    }
+
+    /// Not differentiated further: computed on the inner backend.
+    fn aggregate_max_backward(
+        adjacency: &Adjacency<Self>,
+        x: Tensor<Self, 2>,
+        grad: Tensor<Self, 2>,
+    ) -> Tensor<Self, 2> {
+        Tensor::from_inner(B::aggregate_max_backward(
+            &adjacency.cast::<B>(),
+            x.inner(),
+            grad.inner(),
+        ))
     }
 }

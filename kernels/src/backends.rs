@@ -180,6 +180,20 @@ impl FusionBackend for burn::backend::NdArray<f32> {}
 #[cfg(feature = "ndarray")]
 impl FusionBackend for burn::backend::NdArray<f64> {}
 
+/// NdArray aggregates through [`crate::aggregate::host`] on copies of its values.
+#[cfg(feature = "ndarray")]
+impl crate::aggregate::AggregationBackend for burn::backend::NdArray<f32> {
+    type DeviceSide = ();
+    fn upload_side(_side: &crate::aggregate::Side, _device: &Self::Device) -> Self::DeviceSide {}
+}
+
+/// NdArray aggregates through [`crate::aggregate::host`] on copies of its values, in f64.
+#[cfg(feature = "ndarray")]
+impl crate::aggregate::AggregationBackend for burn::backend::NdArray<f64> {
+    type DeviceSide = ();
+    fn upload_side(_side: &crate::aggregate::Side, _device: &Self::Device) -> Self::DeviceSide {}
+}
+
 /// wgpu and cuda (plain `CubeBackend`: burn's `fusion` feature is off, see
 /// docs/architecture.md): the forward passes are cubecl kernels, the backward passes the
 /// GEMM formulations on the backend's matmul.

@@ -19,6 +19,7 @@
 //! ([`for_each_backend!`]), the fused ops against [`composite`], outputs and gradients;
 //! `cargo test -p mosaic-kernels --features wgpu` checks the kernels alone.
 
+pub mod aggregate;
 mod autodiff;
 pub mod backends;
 pub mod composite;
@@ -33,6 +34,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
+pub use aggregate::{Adjacency, AggregationBackend, Csr, CsrError, Reduce};
 #[cfg(feature = "flex")]
 pub use cpu::release_buffers;
 pub use low_rank::LowRankFusionGrads;

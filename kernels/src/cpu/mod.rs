@@ -20,6 +20,7 @@
 //! crate's own threads split the output, never the inner dimension, so a parallel GEMM is
 //! as deterministic as a serial one.)
 
+mod aggregate;
 pub mod low_rank;
 mod scratch;
 pub mod tensor_fusion;

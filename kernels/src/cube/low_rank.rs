@@ -47,7 +47,7 @@ where
     let [_, out] = bias.dims();
     let (hats, widths, offsets) = packed_hats(inputs);
     let ends: Vec<usize> = offsets.iter().zip(&widths).map(|(o, w)| o + w).collect();
-    let layout = index_tensor::<R, F, I, BT>(&ends, &device);
+    let layout = index_tensor::<R, F, I, BT, _>(&ends, &device);
     let width: usize = widths.iter().sum();
     let factors = Tensor::cat(factors.to_vec(), 1).reshape([rank * width, out]);
     let factors = into_contiguous(factors.into_primitive().tensor());

@@ -6,8 +6,10 @@
 //! Neither kernel uses plane (warp) operations, so both run on software adapters such as
 //! Mesa's lavapipe.
 
+pub mod aggregate;
 mod kernels;
 pub mod low_rank;
+mod sparse;
 pub mod tensor_fusion;
 mod tile;
 
@@ -124,13 +126,22 @@ where
 }
 
 /// A 1-d integer tensor of `values` on `device`, in the backend's integer type.
-fn index_tensor<R, F, I, BT>(values: &[usize], device: &R::Device) -> CubeTensor<R>
+fn index_tensor<R, F, I, BT, T>(values: &[T], device: &R::Device) -> CubeTensor<R>
 where
     R: CubeRuntime,
     F: FloatElement,
     I: IntElement,
     BT: BoolElement,
+    T: Copy + TryInto<i64>,
 {
-    let data = TensorData::new(values.iter().map(|&v| v as i64).collect(), [values.len()]).convert::<I>();
+    let values: Vec<i64> = values
+        .iter()
+        .map(|&v| {
+            v.try_into()
+                .unwrap_or_else(|_| unreachable!("indices are checked against i32"))
+        })
+        .collect();
+    let len = values.len();
+    let data = TensorData::new(values, [len]).convert::<I>();
     into_contiguous(Tensor::<CubeBackend<R, F, I, BT>, 1, Int>::from_data(data, device).into_primitive())
 }

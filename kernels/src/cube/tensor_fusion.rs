@@ -52,7 +52,7 @@ where
         .map(|m| widths[m + 1..].iter().product())
         .collect();
     let layout_values: Vec<usize> = [widths.as_slice(), &offsets, &strides].concat();
-    let layout = index_tensor::<R, F, I, BT>(&layout_values, &device);
+    let layout = index_tensor::<R, F, I, BT, _>(&layout_values, &device);
     let bias = bias.unwrap_or_else(|| Tensor::zeros([out], (&device, weight.dtype())));
     let weight = into_contiguous(weight.into_primitive().tensor());
     let bias = into_contiguous(bias.into_primitive().tensor());

@@ -8,6 +8,7 @@ use burn::tensor::Tensor;
 
 use crate::testing::{assert_close, loss_weights, to_f64};
 
+mod aggregate;
 #[cfg(feature = "flex")]
 mod flex;
 mod low_rank;
