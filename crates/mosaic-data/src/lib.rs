@@ -26,6 +26,7 @@ pub mod csd;
 mod dataset;
 mod error;
 pub mod folds;
+pub mod graph;
 pub mod mosi;
 pub mod rng;
 pub mod synthetic;
