@@ -47,12 +47,18 @@ use burn::tensor::{
 
 /// An autodiff backend whose inner backend runs the fused ops too: the bound of everything
 /// that trains (`B::InnerBackend: FusionBackend` follows from it, for evaluation).
-pub trait AutodiffFusionBackend: AutodiffBackend<InnerBackend: FusionBackend> + FusionBackend {}
+///
+/// Every backend mosaic supports also aggregates over sparse adjacencies
+/// ([`AggregationBackend`]), so the graph layers train on the same bound.
+pub trait AutodiffFusionBackend:
+    AutodiffBackend<InnerBackend: FusionBackend + AggregationBackend> + FusionBackend + AggregationBackend
+{
+}
 
 impl<B> AutodiffFusionBackend for B
 where
-    B: AutodiffBackend + FusionBackend,
-    B::InnerBackend: FusionBackend,
+    B: AutodiffBackend + FusionBackend + AggregationBackend,
+    B::InnerBackend: FusionBackend + AggregationBackend,
 {
 }
 

@@ -33,6 +33,15 @@ impl SplitMix64 {
         SplitMix64 { state: seed }
     }
 
+    /// The generator `new(seed)` becomes after `draws` calls of [`next_u64`](Self::next_u64):
+    /// random access into its sequence, for draws that must not depend on which others were
+    /// made (dropout on the stored entries of a sparse matrix, the same as on the dense one).
+    pub fn at(seed: u64, draws: u64) -> Self {
+        SplitMix64 {
+            state: seed.wrapping_add(draws.wrapping_mul(GOLDEN_GAMMA)),
+        }
+    }
+
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(GOLDEN_GAMMA);
@@ -85,6 +94,15 @@ mod tests {
                 0x06C4_5D18_8009_454F
             ]
         );
+    }
+
+    #[test]
+    fn at_jumps_ahead_in_the_sequence() {
+        let mut rng = SplitMix64::new(42);
+        let sequence: Vec<u64> = (0..10).map(|_| rng.next_u64()).collect();
+        for (n, &value) in sequence.iter().enumerate() {
+            assert_eq!(SplitMix64::at(42, n as u64).next_u64(), value, "draw {n}");
+        }
     }
 
     #[test]

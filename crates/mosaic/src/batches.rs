@@ -55,6 +55,37 @@ impl<B: Backend> ModuleMapper<B> for SeededInit {
     }
 }
 
+/// Redraws every weight matrix from [`SplitMix64`] as Glorot (Xavier) uniform,
+/// `±√(6 / (fan_in + fan_out))`, and sets every vector (bias) to 0: the graph papers' init.
+struct GlorotInit {
+    rng: SplitMix64,
+}
+
+impl<B: Backend> ModuleMapper<B> for GlorotInit {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        param.map(|t| {
+            let dims = t.dims();
+            let n: usize = dims.iter().product();
+            let values: Vec<f32> = if D == 2 {
+                let bound = (6.0 / (dims[0] + dims[1]) as f32).sqrt();
+                (0..n).map(|_| bound * self.rng.signed_unit()).collect()
+            } else {
+                vec![0.0; n]
+            };
+            Tensor::from_data(TensorData::new(values, dims), &t.device())
+                .set_require_grad(t.is_require_grad())
+        })
+    }
+}
+
+/// `model` with its weight matrices redrawn from `seed` as Glorot uniform and its biases 0
+/// (see [`GlorotInit`]).
+pub(crate) fn seeded_glorot<B: Backend, M: burn::module::Module<B>>(model: M, seed: u64) -> M {
+    model.map(&mut GlorotInit {
+        rng: SplitMix64::new(seed ^ 0x6c07),
+    })
+}
+
 /// `model` with every float parameter redrawn from `seed` (see [`SeededInit`]).
 pub(crate) fn seeded<B: Backend, M: burn::module::Module<B>>(model: M, seed: u64) -> M {
     model.map(&mut SeededInit {

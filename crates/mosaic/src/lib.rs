@@ -16,6 +16,8 @@
 //! - [`coordinated`]: coordinated representations, one space per modality tied by a
 //!   constraint: cosine, ranking (VSE, VSE++) and contrastive (InfoNCE) losses, linear CCA
 //!   and deep CCA, and two-tower training.
+//! - [`graph`]: graph node embeddings by neighbourhood aggregation: GCN and GraphSAGE
+//!   layers on a sparse aggregation op, node classifiers and their training.
 //! - [`analysis`]: tools to look inside any layer: linear probes, cross-modal retrieval,
 //!   linear CKA, the modality share of hidden units.
 //! - [`train`]: its training loop (Adam, L1 loss, early stopping) and the papers' metrics.
@@ -53,6 +55,7 @@ mod batches;
 pub mod coordinated;
 mod error;
 pub mod fusion;
+pub mod graph;
 pub mod interop;
 mod linalg;
 pub mod models;
@@ -68,4 +71,4 @@ pub(crate) mod test_util;
 pub use error::{MosaicError, Result};
 pub use mosaic_data as data;
 pub use mosaic_data::rng;
-pub use mosaic_kernels::{AutodiffFusionBackend, FusionBackend};
+pub use mosaic_kernels::{AggregationBackend, AutodiffFusionBackend, FusionBackend};

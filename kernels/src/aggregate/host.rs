@@ -104,28 +104,33 @@ pub fn argmax<T: HostFloat>(csr: &Csr, x: &[T], features: usize) -> Vec<u32> {
         let mut best = row_of(x, col[range.start] as usize, features).to_vec();
         for k in range.start + 1..range.end {
             let source = row_of(x, col[k] as usize, features);
+            let k = k as u32;
+            // Branch-free selects, so that the loop vectorises.
             for ((a, b), &v) in arg_row.iter_mut().zip(best.iter_mut()).zip(source) {
-                if v > *b {
-                    *b = v;
-                    *a = k as u32;
-                }
+                let greater = v > *b;
+                *b = if greater { v } else { *b };
+                *a = if greater { k } else { *a };
             }
         }
     });
     arg
 }
 
-/// `out[i, f] = max_{k ∈ row i} x[col_k, f]` (0 for a row without entries).
+/// `out[i, f] = max_{k ∈ row i} x[col_k, f]` (0 for a row without entries): the values at
+/// [`argmax`]'s entries, without keeping the entries.
 pub fn max<T: HostFloat>(csr: &Csr, x: &[T], features: usize, out: &mut [T]) {
-    let arg = argmax(csr, x, features);
     let col = csr.col();
     by_rows(out, features, |i, out_row| {
-        if csr.range(i).is_empty() {
+        let range = csr.range(i);
+        if range.is_empty() {
             out_row.fill(T::ZERO);
             return;
         }
-        for (f, (o, &k)) in out_row.iter_mut().zip(row_of(&arg, i, features)).enumerate() {
-            *o = x[col[k as usize] as usize * features + f];
+        out_row.copy_from_slice(row_of(x, col[range.start] as usize, features));
+        for k in range.start + 1..range.end {
+            for (o, &v) in out_row.iter_mut().zip(row_of(x, col[k] as usize, features)) {
+                *o = if v > *o { v } else { *o };
+            }
         }
     });
 }
