@@ -1,7 +1,7 @@
 //! `mosaic`: trains, evaluates and compares the lecture's multimodal sentiment models.
 //!
 //! ```text
-//! mosaic reproduce [--experiment sentiment|av-autoencoder|coordinated] [--dataset trimodal] [--backend flex] [--output results]
+//! mosaic reproduce [--experiment sentiment|av-autoencoder|coordinated|graph] [--dataset trimodal] [--backend flex] [--output results]
 //! mosaic train --fusion tfn [--dataset trimodal|DIR] [--modalities text,audio,video] …
 //! mosaic eval --checkpoint DIR [--dataset NAME|DIR] [--split test]
 //! mosaic completions bash|zsh|fish
@@ -18,7 +18,7 @@ use mosaic::AutodiffFusionBackend;
 use mosaic_cli::checkpoint::{self, RunConfig, RunMetrics};
 use mosaic_cli::error::{Error, Result};
 use mosaic_cli::progress::Progress;
-use mosaic_cli::{av_autoencoder, coordinated, reproduce};
+use mosaic_cli::{av_autoencoder, coordinated, graph, reproduce};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -45,7 +45,9 @@ enum Command {
     /// av-autoencoder: trains six autoencoders on AV-digits without labels and reads their
     /// codes with probes, retrieval and CKA (OUTPUT/av-autoencoder.{md,csv,svg}).
     /// coordinated: cosine, ranking, contrastive, CCA and deep CCA spaces on AV-digits
-    /// against the joint autoencoder (OUTPUT/coordinated.{md,csv,svg}).
+    /// against the joint autoencoder (OUTPUT/coordinated.{md,csv,svg}). graph: GCN, GraphSAGE
+    /// and an MLP on Cora and CiteSeer over 10 seeds, and the karate club's embeddings
+    /// (OUTPUT/graph.{md,csv,svg}).
     Reproduce(ReproduceArgs),
     /// Trains one model and writes its checkpoint folder (model.mpk, config.json,
     /// metrics.json).
@@ -75,7 +77,7 @@ struct Source {
 /// av-autoencoder: Adam on the reconstruction error).
 #[derive(Args)]
 struct Training {
-    /// Most epochs [default: 60] (reproduce --experiment av-autoencoder, coordinated: 40).
+    /// Most epochs [default: 60] (reproduce --experiment av-autoencoder, coordinated: 40; graph: 200).
     #[arg(long)]
     epochs: Option<usize>,
     /// Epochs without a better validation MAE before stopping.
@@ -84,7 +86,7 @@ struct Training {
     /// Examples per batch [default: 32] (reproduce --experiment av-autoencoder: 64, coordinated: 200, its autoencoders 64).
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Adam's learning rate [default: 0.003] (reproduce --experiment av-autoencoder, coordinated: 0.002).
+    /// Adam's learning rate [default: 0.003] (reproduce --experiment av-autoencoder, coordinated: 0.002; graph: 0.01).
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
     /// Seed of the initial weights and the batch order (and of AV-digits' pairing and noise).
@@ -134,6 +136,9 @@ enum Experiment {
     /// Coordinated representations, weak to strong, against the joint one on AV-digits
     /// (coordinated.{md,csv,svg}).
     Coordinated,
+    /// Node classification by neighbourhood aggregation on Cora and CiteSeer, and the karate
+    /// club (graph.{md,csv,svg}).
+    Graph,
 }
 
 #[derive(Args)]
@@ -146,6 +151,9 @@ struct ReproduceArgs {
     /// av-autoencoder, coordinated: at most this many pairs per split, for a quick run.
     #[arg(long)]
     limit: Option<usize>,
+    /// graph: seeds per model and graph [default: 10], from --seed.
+    #[arg(long)]
+    seeds: Option<usize>,
     /// The results folder. mosaic replaces only the reproduce files it wrote there.
     #[arg(long, default_value = "results")]
     output: PathBuf,
@@ -442,7 +450,7 @@ impl ReproduceArgs {
         if self.source.dataset != mosaic::data::BUNDLED || self.resume {
             return Err(Error::Mosaic(mosaic::MosaicError::invalid(
                 "reproduce",
-                "--dataset and --resume apply to --experiment sentiment only (av-autoencoder and coordinated read the AV-digits mosaic ships with, in one run of minutes)",
+                "--dataset and --resume apply to --experiment sentiment only (av-autoencoder, coordinated and graph read the data mosaic ships with, in one run of minutes)",
             )));
         }
         Ok(())
@@ -451,6 +459,38 @@ impl ReproduceArgs {
     /// `--experiment coordinated`: trains the coordinated and joint models and writes the report.
     fn coordinated<B: AutodiffFusionBackend>(self, device: &B::Device) -> Result<()> {
         av_digits_experiment!(coordinated, self, B, device)
+    }
+
+    /// `--experiment graph`: trains the node classifiers and writes the report.
+    fn graph<B: AutodiffFusionBackend>(self, device: &B::Device) -> Result<()> {
+        self.check_av_digits()?;
+        if self.limit.is_some() || self.training.batch_size.is_some() {
+            return Err(Error::Mosaic(mosaic::MosaicError::invalid(
+                "reproduce",
+                "--limit and --batch-size do not apply to --experiment graph (full-batch training on whole graphs)",
+            )));
+        }
+        let defaults = graph::Settings::default();
+        let t = &self.training;
+        let settings = graph::Settings {
+            seed: t.seed,
+            seeds: self.seeds.unwrap_or(defaults.seeds),
+            epochs: t.epochs.unwrap_or(defaults.epochs),
+            lr: t.lr.unwrap_or(defaults.lr),
+            ..defaults
+        };
+        graph::check_output(&self.output, self.force)?;
+        println!("reproducing {} with {}", graph::NAME, self.source.backend);
+        let report = graph::run::<B>(&settings, device, |line| println!("{line}"))?;
+        println!("\n{}", graph::markdown(&report));
+        graph::write(&self.output, &report)?;
+        println!(
+            "wrote {} in {} ({:.0} s)",
+            graph::FILES.join(", "),
+            self.output.display(),
+            report.seconds
+        );
+        Ok(())
     }
 
     /// `--experiment av-autoencoder`: trains the six autoencoders and writes the report.
@@ -463,9 +503,16 @@ impl OnBackend for ReproduceArgs {
     type Output = Result<()>;
 
     fn run<B: AutodiffFusionBackend>(self, device: B::Device) -> Result<()> {
+        if self.seeds.is_some() && self.experiment != Experiment::Graph {
+            return Err(Error::Mosaic(mosaic::MosaicError::invalid(
+                "reproduce",
+                "--seeds applies to --experiment graph only",
+            )));
+        }
         match self.experiment {
             Experiment::AvAutoencoder => return self.av_autoencoder::<B>(&device),
             Experiment::Coordinated => return self.coordinated::<B>(&device),
+            Experiment::Graph => return self.graph::<B>(&device),
             Experiment::Sentiment => {}
         }
         if self.limit.is_some() {

@@ -171,6 +171,109 @@ fn the_coordinated_experiment_runs_end_to_end() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `reproduce --experiment graph` with one seed and 30 epochs: its three files, every
+/// model on both graphs, the same CSV with 1 and 2 threads, and options it does not take
+/// refused by name.
+#[test]
+fn the_graph_experiment_runs_end_to_end() {
+    let dir = scratch("graph");
+    let run = |threads: &str| {
+        let output = dir.join(threads);
+        let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+            .args([
+                "reproduce",
+                "--experiment",
+                "graph",
+                "--seeds",
+                "1",
+                "--epochs",
+                "30",
+            ])
+            .arg("--output")
+            .arg(&output)
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(text(&out).contains("karate club GCN:"), "{}", text(&out));
+        output
+    };
+    let one = run("1");
+    let md = std::fs::read_to_string(one.join("graph.md")).unwrap();
+    for line in [
+        "| model | cora | citeseer |",
+        "| GCN |",
+        "| GraphSAGE-mean |",
+        "| GraphSAGE-pool |",
+        "| MLP |",
+        "| GCN, published",
+    ] {
+        assert!(md.contains(line), "{line} missing:\n{md}");
+    }
+    let csv = std::fs::read_to_string(one.join("graph.csv")).unwrap();
+    assert!(
+        csv.starts_with("dataset,model,seed,test_accuracy,valid_accuracy,best_epoch\n"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 1 + 2 * 4, "{csv}");
+    // 30 epochs of GCN are enough to beat the MLP by far on Cora.
+    let accuracy = |model: &str| -> f64 {
+        let line = csv
+            .lines()
+            .find(|l| l.starts_with(&format!("cora,{model},")))
+            .unwrap();
+        line.split(',').nth(3).unwrap().parse().unwrap()
+    };
+    assert!(accuracy("GCN") > accuracy("MLP") + 0.1, "{csv}");
+    assert!(std::fs::read_to_string(one.join("graph.svg"))
+        .unwrap()
+        .starts_with("<svg"));
+    let two = run("2");
+    assert_eq!(csv, std::fs::read_to_string(two.join("graph.csv")).unwrap());
+    for (option, value, message) in [
+        (
+            "--limit",
+            "5",
+            "--limit and --batch-size do not apply to --experiment graph",
+        ),
+        (
+            "--dataset",
+            "x",
+            "--dataset and --resume apply to --experiment sentiment only",
+        ),
+    ] {
+        let out = mosaic(&[
+            "reproduce",
+            "--experiment",
+            "graph",
+            option,
+            value,
+            "--output",
+            dir.join("bad").to_str().unwrap(),
+        ]);
+        assert!(
+            !out.status.success() && text(&out).contains(message),
+            "{}",
+            text(&out)
+        );
+    }
+    let out = mosaic(&[
+        "reproduce",
+        "--experiment",
+        "coordinated",
+        "--seeds",
+        "2",
+        "--output",
+        dir.join("bad").to_str().unwrap(),
+    ]);
+    assert!(
+        !out.status.success() && text(&out).contains("--seeds applies to --experiment graph only"),
+        "{}",
+        text(&out)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn bad_input_is_reported_and_nothing_is_written() {
     let dir = scratch("bad");

@@ -16,6 +16,8 @@ pub(crate) const LINE: u32 = 20;
 pub(crate) enum Sample {
     /// A line through the series' marker (line plots).
     Line(Marker),
+    /// The series' marker alone (scatter series).
+    Marker(Marker),
     /// A filled box (bar plots).
     Box,
     /// A dashed grey line (reference values).
@@ -96,6 +98,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
                     .map_err(error)?;
                 draw_marker(area, (marker, radius(i)), ((x0 + x1) / 2, y), c)?;
             }
+            Sample::Marker(marker) => draw_marker(area, (marker, radius(i)), ((x0 + x1) / 2, y), c)?,
             Sample::Box => area
                 .draw(&Rectangle::new([(x0 + 6, y - 6), (x1 - 6, y + 6)], c.filled()))
                 .map_err(error)?,

@@ -1,7 +1,8 @@
 //! The plots of mosaic's reports (benchmarks, experiments), on `plotters`' SVG backend:
 //! [`line_svg`] for series against a size (log-log throughput, memory, speed-ups) and
 //! [`bar_svg`] for grouped bars (the experiments' tables), [`image_grid_svg`] for grids of
-//! small images (what a model generates).
+//! small images (what a model generates); [`Series::scatter`] makes a line plot a scatter
+//! plot, and [`side_by_side`] puts several plots in one document.
 //!
 //! Every plot puts its legend below the chart, one entry per line, and sizes the canvas to
 //! the longest label, so no label runs off the edge; series are told apart by colour and
@@ -30,6 +31,34 @@ mod lines;
 pub use bars::{bar_svg, BarPlot, BarSeries};
 pub use images::{image_grid_svg, ImageGrid, ImageRow};
 pub use lines::{line_svg, LinePlot, Series};
+
+/// SVG documents (as this crate draws them) placed side by side in one document, top-aligned.
+///
+/// # Errors
+/// A document without the `width` and `height` of its root element.
+pub fn side_by_side(documents: &[String]) -> Result<String, PlotError> {
+    let size = |doc: &str, name: &str| -> Result<u32, PlotError> {
+        let key = format!("{name}=\"");
+        let start = doc
+            .find(&key)
+            .ok_or_else(|| PlotError(format!("an SVG document without a {name}")))?
+            + key.len();
+        let end = doc[start..].find('"').map(|e| start + e);
+        end.and_then(|e| doc[start..e].trim_end_matches("px").parse().ok())
+            .ok_or_else(|| PlotError(format!("an SVG document whose {name} is not a number")))
+    };
+    let (mut x, mut height, mut body) = (0, 0, String::new());
+    for doc in documents {
+        let (w, h) = (size(doc, "width")?, size(doc, "height")?);
+        let inner = doc.find("<svg").map_or(doc.as_str(), |i| &doc[i..]);
+        body.push_str(&format!("<g transform=\"translate({x},0)\">{inner}</g>\n"));
+        x += w;
+        height = height.max(h);
+    }
+    Ok(format!(
+        "<svg width=\"{x}\" height=\"{height}\" viewBox=\"0 0 {x} {height}\" xmlns=\"http://www.w3.org/2000/svg\">\n{body}</svg>\n"
+    ))
+}
 
 use plotters::style::RGBColor;
 
@@ -117,6 +146,35 @@ mod tests {
                 Some(body[..body.find("</text>")?].trim().to_string())
             })
             .collect()
+    }
+
+    /// A scatter series draws no line, in the plot or its legend sample; two plots side by side keep their content and add up
+    /// their widths.
+    #[test]
+    fn scatter_and_side_by_side() {
+        let mut plot = line_plot();
+        let with_lines = line_svg(&plot).unwrap().matches("<polyline").count();
+        plot.series[0] = Series::scatter("points", plot.series[0].points.clone());
+        let svg = line_svg(&plot).unwrap();
+        assert_eq!(
+            svg.matches("<polyline").count() + 2,
+            with_lines,
+            "no line in the plot nor in the legend"
+        );
+        let width: u32 = {
+            let start = svg.find("width=\"").unwrap() + 7;
+            svg[start..start + svg[start..].find('"').unwrap()]
+                .parse()
+                .unwrap()
+        };
+        let both = side_by_side(&[svg.clone(), svg]).unwrap();
+        assert!(
+            both.starts_with(&format!("<svg width=\"{}\"", 2 * width)),
+            "{}",
+            &both[..80]
+        );
+        assert_eq!(texts(&both).iter().filter(|t| *t == "points").count(), 2);
+        assert!(side_by_side(&["<svg>".to_string()]).is_err());
     }
 
     fn line_plot() -> LinePlot {

@@ -13,14 +13,25 @@ pub struct Series {
     pub label: String,
     /// `(x, y)` points; on a log axis, points with a value ≤ 0 are left out.
     pub points: Vec<(f64, f64)>,
+    /// Markers only, no line joining them (a scatter plot's group).
+    pub scatter: bool,
 }
 
 impl Series {
-    /// A series.
+    /// A series drawn as a line with markers.
     pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
         Series {
             label: label.into(),
             points,
+            scatter: false,
+        }
+    }
+
+    /// A series drawn as markers alone: one group of a scatter plot.
+    pub fn scatter(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            scatter: true,
+            ..Series::new(label, points)
         }
     }
 }
@@ -130,7 +141,15 @@ pub fn line_svg(plot: &LinePlot) -> Result<String, PlotError> {
             .series
             .iter()
             .enumerate()
-            .map(|(i, s)| (s.label.clone(), Sample::Line(Marker::of(i))))
+            .map(|(i, s)| {
+                let marker = Marker::of(i);
+                let sample = if s.scatter {
+                    Sample::Marker(marker)
+                } else {
+                    Sample::Line(marker)
+                };
+                (s.label.clone(), sample)
+            })
             .collect();
         legend::draw(&legend_area, &entries)?;
         root.present().map_err(error)?;
@@ -162,7 +181,11 @@ where
         .axis_desc_style((FONT, 14))
         .draw()
         .map_err(error)?;
-    for (i, series) in points.iter().enumerate() {
+    for (i, series) in points
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !plot.series[*i].scatter)
+    {
         chart
             .draw_series(LineSeries::new(series.iter().copied(), colour(i).stroke_width(2)))
             .map_err(error)?;
