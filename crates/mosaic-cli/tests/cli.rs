@@ -177,27 +177,8 @@ fn the_coordinated_experiment_runs_end_to_end() {
 #[test]
 fn the_graph_experiment_runs_end_to_end() {
     let dir = scratch("graph");
-    let run = |threads: &str| {
-        let output = dir.join(threads);
-        let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
-            .args([
-                "reproduce",
-                "--experiment",
-                "graph",
-                "--seeds",
-                "1",
-                "--epochs",
-                "30",
-            ])
-            .arg("--output")
-            .arg(&output)
-            .env("RAYON_NUM_THREADS", threads)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-        assert!(text(&out).contains("karate club GCN:"), "{}", text(&out));
-        output
-    };
+    let args = ["--experiment", "graph", "--seeds", "1", "--epochs", "30"];
+    let run = |threads: &str| run_reproduce(&dir, &args, threads, "karate club GCN:");
     let one = run("1");
     let md = std::fs::read_to_string(one.join("graph.md")).unwrap();
     for line in [
@@ -757,33 +738,29 @@ fn the_command_line_documents_itself() {
     }
 }
 
-/// Runs `reproduce --experiment EXPERIMENT --limit 80 --epochs 3` into
-/// `dir/THREADS` with `RAYON_NUM_THREADS=THREADS`, checks that it succeeded on 80 pairs per
-/// split, and returns the output folder.
-fn run_on_av_digits(dir: &Path, experiment: &str, threads: &str) -> PathBuf {
+/// Runs `mosaic reproduce ARGS --output dir/THREADS` with `RAYON_NUM_THREADS=THREADS`,
+/// checks that it succeeded and printed `expect`, and returns the output folder.
+fn run_reproduce(dir: &Path, args: &[&str], threads: &str, expect: &str) -> PathBuf {
     let output = dir.join(threads);
     let out = Command::new(env!("CARGO_BIN_EXE_mosaic"))
-        .args([
-            "reproduce",
-            "--experiment",
-            experiment,
-            "--limit",
-            "80",
-            "--epochs",
-            "3",
-        ])
+        .arg("reproduce")
+        .args(args)
         .arg("--output")
         .arg(&output)
         .env("RAYON_NUM_THREADS", threads)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("80 train / 80 valid / 80 test pairs"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains(expect), "{}", text(&out));
     output
+}
+
+/// Runs `reproduce --experiment EXPERIMENT --limit 80 --epochs 3` into
+/// `dir/THREADS` with `RAYON_NUM_THREADS=THREADS`, checks that it succeeded on 80 pairs per
+/// split, and returns the output folder.
+fn run_on_av_digits(dir: &Path, experiment: &str, threads: &str) -> PathBuf {
+    let args = ["--experiment", experiment, "--limit", "80", "--epochs", "3"];
+    run_reproduce(dir, &args, threads, "80 train / 80 valid / 80 test pairs")
 }
 
 /// `reproduce --experiment av-autoencoder` on a thinned AV-digits: the four files, every
