@@ -1,6 +1,7 @@
 //! Graphs with node features and labels: the citation graphs Cora and CiteSeer with the
 //! public Planetoid split ([`planetoid`]), Zachary's karate club ([`karate_club`]), and a
-//! generator of large graphs with community structure ([`community_graph`]).
+//! generator of large graphs with community structure ([`community_graph`]), and the
+//! neighbour sampler of mini-batch training ([`sample_blocks`]).
 //!
 //! A [`Graph`] keeps its undirected edges once each; [`Graph::entries`] turns them into the
 //! directed entries of a sparse matrix that the aggregation op takes (both directions, and
@@ -25,10 +26,12 @@
 mod community;
 mod karate;
 mod planetoid;
+mod sampler;
 
 pub use community::{community_graph, CommunityConfig};
 pub use karate::karate_club;
 pub use planetoid::{planetoid, planetoid_from_bytes, PLANETOID};
+pub use sampler::{sample_blocks, Block, NeighbourLists};
 
 use crate::{DataError, Result};
 
