@@ -102,8 +102,8 @@ pub fn argmax<T: HostFloat>(csr: &Csr, x: &[T], features: usize) -> Vec<u32> {
         }
         arg_row.fill(range.start as u32);
         let mut best = row_of(x, col[range.start] as usize, features).to_vec();
-        for k in range.start + 1..range.end {
-            let source = row_of(x, col[k] as usize, features);
+        for (k, &c) in col.iter().enumerate().take(range.end).skip(range.start + 1) {
+            let source = row_of(x, c as usize, features);
             let k = k as u32;
             // Branch-free selects, so that the loop vectorises.
             for ((a, b), &v) in arg_row.iter_mut().zip(best.iter_mut()).zip(source) {
@@ -127,8 +127,8 @@ pub fn max<T: HostFloat>(csr: &Csr, x: &[T], features: usize, out: &mut [T]) {
             return;
         }
         out_row.copy_from_slice(row_of(x, col[range.start] as usize, features));
-        for k in range.start + 1..range.end {
-            for (o, &v) in out_row.iter_mut().zip(row_of(x, col[k] as usize, features)) {
+        for &c in &col[range.start + 1..range.end] {
+            for (o, &v) in out_row.iter_mut().zip(row_of(x, c as usize, features)) {
                 *o = if v > *o { v } else { *o };
             }
         }

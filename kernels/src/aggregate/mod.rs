@@ -270,7 +270,7 @@ impl HostOp<'_> {
                     HostValues::F32(v) => v.iter().map(|&g| T::from_f64(g as f64)).collect(),
                     HostValues::F64(v) => v.iter().map(|&g| T::from_f64(g)).collect(),
                 };
-                host::max_backward(forward, backward, x, &grad, features, out)
+                host::max_backward(forward, backward, x, &grad, features, out);
             }
         }
     }

@@ -408,7 +408,7 @@ mod tests {
                 .collect();
             let actual = to_f64(conv.forward(&adjacency, x.clone()).unwrap());
             assert_close(&format!("{aggregator:?}"), &actual, &expected, 1e-5);
-            outcomes.push(run_case(&conv, &[x.clone()], |m, x| {
+            outcomes.push(run_case(&conv, std::slice::from_ref(&x), |m, x| {
                 m.forward(&adjacency, x[0].clone())
             }));
         }

@@ -70,6 +70,8 @@ pub struct NodeModelConfig {
 }
 
 /// One layer of a [`NodeModel`].
+// A model holds a few layers: their sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum GraphLayer<B: Backend> {
     /// A graph convolution.
