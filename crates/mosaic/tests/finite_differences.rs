@@ -193,3 +193,53 @@ fn coordination_losses() {
         });
     }
 }
+
+/// GCN and both GraphSAGE aggregators (root weight, L2-normalised outputs; on a block of the
+/// first 9 of 12 nodes): the input's and every parameter's gradient, through the sparse
+/// aggregation op's own backward pass.
+#[test]
+fn graph_layers() {
+    use mosaic::data::graph::{community_graph, CommunityConfig, Normalization};
+    use mosaic::graph::*;
+    let device = reference_device();
+    <Reference as burn::tensor::backend::Backend>::seed(&device, 13);
+    let config = CommunityConfig {
+        nodes: 12,
+        edges: 20,
+        features: 1,
+        communities: 3,
+        seed: 5,
+        ..CommunityConfig::default()
+    };
+    let graph = community_graph(&config).unwrap();
+    // The first `rows` rows of the graph's matrix with `normalization`.
+    let block = |normalization, rows: usize| -> Adjacency<Reference> {
+        let e = graph.entries(normalization);
+        let keep: Vec<usize> = (0..e.targets.len())
+            .filter(|&k| (e.targets[k] as usize) < rows)
+            .collect();
+        let pick = |v: &[u32]| keep.iter().map(|&k| v[k]).collect::<Vec<_>>();
+        let weights = e
+            .weights
+            .as_ref()
+            .map(|w| keep.iter().map(|&k| w[k]).collect::<Vec<_>>());
+        let csr =
+            Csr::from_entries(rows, 12, &pick(&e.targets), &pick(&e.sources), weights.as_deref()).unwrap();
+        Adjacency::new(csr, &device)
+    };
+    let x = [tensor::<Reference, 2>(6, [12, 4], &device)];
+    let gcn = GcnConvConfig::new(4, 3).init::<Reference>(&device).unwrap();
+    let a = block(Normalization::Gcn, 12);
+    check_finite_differences(gcn, &x, |m, x| m.forward(&a, x[0].clone()));
+    for (aggregator, normalization) in [
+        (SageAggregator::Mean, Normalization::Mean),
+        (SageAggregator::MaxPool, Normalization::None),
+    ] {
+        let a = block(normalization, 9);
+        let config = SageConvConfig::new(4, 3)
+            .with_aggregator(aggregator)
+            .with_normalize(true);
+        let sage = config.init::<Reference>(&device).unwrap();
+        check_finite_differences(sage, &x, |m, x| m.forward(&a, x[0].clone()));
+    }
+}

@@ -342,7 +342,7 @@ mod tests {
 
     #[test]
     fn bad_input_is_named() {
-        let device = reference_device();
+        let device = Default::default();
         let graph = mosaic_data::graph::karate_club().unwrap();
         let model = NodeModelConfig::new(NodeModelKind::Gcn, 34, 2)
             .init::<Reference>(&device)
