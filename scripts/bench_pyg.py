@@ -9,6 +9,11 @@ calls) and its backward A^T G; max aggregation by PyG's scatter (reduce='max') f
 backward; and a training step (forward, sum, backward) of a 64 -> 64 GCNConv, both as PyG
 users write it (edge_index, cached normalisation) and on a precomputed normalised sparse
 adjacency (PyG's fastest path), each with its peak memory above the resident size before.
+With --blocks (the `.blocks` file `graph --write PATH` leaves beside the graph), also a
+neighbour-sampled GraphSAGE epoch on mosaic's very blocks: per batch, gather the features,
+two SAGEConv layers (mean, root weight, 64 -> 64 -> classes) on the bipartite blocks,
+cross-entropy, backward, an Adam step (PyG's NeighborLoader itself needs pyg-lib or
+torch-sparse, which do not install here; the sampling is timed on mosaic's side alone).
 Prints JSON.
 """
 
@@ -21,7 +26,7 @@ import time
 
 import numpy as np
 import torch
-from torch_geometric.nn import GCNConv
+from torch_geometric.nn import GCNConv, SAGEConv
 from torch_geometric.utils import add_self_loops, degree, scatter
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
@@ -52,6 +57,48 @@ def peak_of(fn):
     return 0
 
 
+def read_blocks(path):
+    """The batches of a `.blocks` file: per batch, its blocks (targets, sources, node ids,
+    edge_index [source, target] in local indices) and its labels."""
+    raw = np.fromfile(path, dtype=np.uint32).astype(np.int64)
+    at, batches = 1, []
+    for _ in range(int(raw[0])):
+        blocks = []
+        for _ in range(2):
+            n, m, e = (int(v) for v in raw[at : at + 3])
+            at += 3
+            nodes = raw[at : at + m]
+            targets = raw[at + m : at + m + e]
+            sources = raw[at + m + e : at + m + 2 * e]
+            at += m + 2 * e
+            blocks.append((n, m, nodes, sources, targets))
+        batches.append((blocks, raw[at : at + blocks[-1][0]]))
+        at += blocks[-1][0]
+    return batches
+
+
+def sampled_epoch(x, batches, classes):
+    """One epoch of two-layer GraphSAGE-mean over the sampled batches."""
+    f = x.shape[1]
+    convs = [SAGEConv(f, 64), SAGEConv(64, classes)]
+    optimizer = torch.optim.Adam([p for c in convs for p in c.parameters()], lr=0.01)
+
+    def epoch():
+        for blocks, labels in batches:
+            h = x[torch.from_numpy(blocks[0][2])]
+            for layer, (n, m, _, sources, targets) in enumerate(blocks):
+                edge_index = torch.stack([torch.from_numpy(sources), torch.from_numpy(targets)])
+                h = convs[layer]((h, h[:n]), edge_index, size=(m, n))
+                if layer == 0:
+                    h = torch.relu(h)
+            loss = torch.nn.functional.cross_entropy(h, torch.from_numpy(labels))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    return epoch
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("graph")
@@ -63,6 +110,7 @@ def main():
         help="skip the paths that gather one row per edge (scatter max, GCNConv on edge_index): "
         "at 10^7 edges they need more than 23 GB",
     )
+    parser.add_argument("--blocks", help="a .blocks file: also time the sampled GraphSAGE epoch on it")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -112,6 +160,13 @@ def main():
         results["max_forward_backward_s"] = timed(max_step, args.repeats, 1)
         results["gcn_step_edge_index_s"] = timed(step, args.repeats, 1)
         results["gcn_step_edge_index_peak_bytes"] = peak_of(step)
+    if args.blocks:
+        batches = read_blocks(args.blocks)
+        classes = int(max(labels.max() for _, labels in batches)) + 1
+        epoch = sampled_epoch(x, batches, max(classes, 16))
+        results["sampled_batches"] = len(batches)
+        results["sampled_epoch_s"] = timed(epoch, min(args.repeats, 3), 1)
+        results["sampled_epoch_peak_bytes"] = peak_of(epoch)
     print(json.dumps(results))
 
 

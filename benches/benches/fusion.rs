@@ -1,4 +1,5 @@
-//! Criterion benchmarks of every fusion layer: forward, training step (forward + backward)
+//! Criterion benchmarks of every fusion layer, coordination loss and graph layer: forward,
+//! training step (forward + backward)
 //! and the backend's matmul on the equivalent GEMM shape, for each case of
 //! `mosaic_benches::plan`. Run through `cargo xtask bench`, which sets:
 //!
@@ -22,6 +23,7 @@ use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use criterion::{BenchmarkId, Criterion};
+use mosaic::graph::AggregationBackend;
 use mosaic::FusionBackend;
 use mosaic_benches::{peak_memory, plan, reset_peak_memory, resident_memory, Case};
 use std::io::Write;
@@ -128,7 +130,7 @@ fn sync<B: Backend>(device: &B::Device) {
 
 fn bench_case<B>(c: &mut Criterion, case: &Case, device: &B::Device, out: &mut impl Write)
 where
-    B: FusionBackend + MemoryProbe,
+    B: FusionBackend + AggregationBackend + MemoryProbe,
 {
     let mut group = c.benchmark_group(case.group());
     let id = |what: &str| BenchmarkId::new(what, case.batch);
@@ -188,7 +190,7 @@ where
     .expect("cases.tsv is writable");
 }
 
-fn run<B: FusionBackend + MemoryProbe>(device: B::Device) {
+fn run<B: FusionBackend + AggregationBackend + MemoryProbe>(device: B::Device) {
     let quick = std::env::var("MOSAIC_BENCH_QUICK").is_ok_and(|v| v == "1");
     let filter = std::env::var("MOSAIC_BENCH_FILTER").unwrap_or_default();
     let out_dir = std::path::PathBuf::from(std::env::var("MOSAIC_BENCH_OUT").unwrap_or_else(|_| ".".into()));

@@ -15,6 +15,9 @@
 //! | cosine loss on `n` pairs of width `d` | `8·n·d` (two row norms, the pairs' dot products, the scaling) |
 //! | VSE, VSE++, InfoNCE on `n` pairs of width `d` | `2·n·n·d` (the similarity GEMM; the `O(n²)` element-wise work of the loss is not counted) |
 //! | deep CCA on `n` pairs of width `d` | `6·n·d²` (the three covariance GEMMs, in f64 on the host; the `O(d³)` eigendecompositions are not counted) |
+//! | GCN layer, `N` nodes, `F → O`, `E` adjacency entries | `2·N·F·O + 2·E·O` |
+//! | GraphSAGE-mean layer (root weight) | `4·N·F·O + 2·E·O` |
+//! | GraphSAGE-pool layer (pool width `F`, root weight) | `2·N·F·F + E·F + 4·N·F·O` (a max is counted as 1) |
 //!
 //! A training step (forward + backward, loss `Σ h`) is counted as 3× the forward FLOPs, the
 //! usual convention (the backward of a GEMM is two GEMMs of the same size).
@@ -30,9 +33,13 @@ use mosaic::autoencoder::{Autoencoder, BimodalAutoencoder, BimodalAutoencoderCon
 use mosaic::coordinated::{
     cosine_loss, cosine_similarities, deep_cca_loss, hinge_ranking_loss, info_nce_loss, Negatives,
 };
+use mosaic::data::graph::{community_graph, CommunityConfig};
 use mosaic::fusion::{
     BilinearConfig, ConcatConfig, ElementwiseConfig, Fusion, LowRankFusion, LowRankFusionConfig,
     MlpFusionConfig, TensorFusion, TensorFusionConfig,
+};
+use mosaic::graph::{
+    adjacency, Adjacency, AggregationBackend, NodeInput, NodeModel, NodeModelConfig, NodeModelKind,
 };
 use mosaic::{FusionBackend, Result};
 use mosaic_kernels::composite;
@@ -58,6 +65,41 @@ pub enum Layer {
     BimodalAutoencoder,
     /// A coordination loss on a batch of `B` pairs of embeddings (`dims = [d, d]`).
     Loss(Loss),
+    /// A graph layer on a generated community graph of `B` nodes and `R` edges
+    /// (`dims = [F]`, output `O`).
+    Graph(GraphOp),
+}
+
+/// The graph layers of `mosaic::graph`, as benchmark cases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphOp {
+    /// `mosaic::graph::GcnConv`: `Â X W + b`.
+    Gcn,
+    /// `mosaic::graph::SageConv` with the mean aggregator and root weight.
+    SageMean,
+    /// `mosaic::graph::SageConv` with the max-pool aggregator (pool width `F`) and root weight.
+    SagePool,
+}
+
+impl GraphOp {
+    /// Every graph layer.
+    pub const ALL: [GraphOp; 3] = [GraphOp::Gcn, GraphOp::SageMean, GraphOp::SagePool];
+
+    fn name(self) -> &'static str {
+        match self {
+            GraphOp::Gcn => "gcn",
+            GraphOp::SageMean => "sage-mean",
+            GraphOp::SagePool => "sage-pool",
+        }
+    }
+
+    fn kind(self) -> NodeModelKind {
+        match self {
+            GraphOp::Gcn => NodeModelKind::Gcn,
+            GraphOp::SageMean => NodeModelKind::SageMean,
+            GraphOp::SagePool => NodeModelKind::SagePool,
+        }
+    }
 }
 
 /// The coordination losses of `mosaic::coordinated`, as benchmark cases.
@@ -124,6 +166,7 @@ impl Layer {
             Layer::LowRank => "lmf",
             Layer::BimodalAutoencoder => "bimodal-ae",
             Layer::Loss(loss) => loss.name(),
+            Layer::Graph(op) => op.name(),
         }
     }
 }
@@ -156,9 +199,10 @@ pub struct Case {
     pub dims: Vec<usize>,
     /// Output width `O` (the autoencoder: its shared width `s`).
     pub d_output: usize,
-    /// Rank `R` of low-rank fusion; the hidden width `h` of the autoencoder.
+    /// Rank `R` of low-rank fusion; the hidden width `h` of the autoencoder; the edges of a
+    /// graph case.
     pub rank: usize,
-    /// Batch size `B`.
+    /// Batch size `B`; the nodes of a graph case.
     pub batch: usize,
     /// Fused or composite (only tensor fusion, bilinear and low-rank fusion have both).
     pub path: Path,
@@ -171,6 +215,7 @@ impl Case {
         let rank = match self.layer {
             Layer::LowRank => format!("-r{}", self.rank),
             Layer::BimodalAutoencoder => format!("-h{}", self.rank),
+            Layer::Graph(_) => format!("-e{}", self.rank),
             _ => String::new(),
         };
         let path = match self.path {
@@ -211,6 +256,16 @@ impl Case {
             Layer::Loss(Loss::DeepCca) => 6.0 * b * sum_d / 2.0 * sum_d / 2.0,
             Layer::Loss(Loss::Cosine) => 8.0 * b * sum_d / 2.0,
             Layer::Loss(_) => 2.0 * b * b * sum_d / 2.0,
+            Layer::Graph(op) => {
+                // Both directions of every edge, and GCN's self loops.
+                let entries = 2.0 * r + if op == GraphOp::Gcn { b } else { 0.0 };
+                let projection = 2.0 * b * sum_d * o;
+                match op {
+                    GraphOp::Gcn => projection + 2.0 * entries * o,
+                    GraphOp::SageMean => 2.0 * projection + 2.0 * entries * o,
+                    GraphOp::SagePool => 2.0 * b * sum_d * sum_d + entries * sum_d + 2.0 * projection,
+                }
+            }
         }
     }
 
@@ -233,7 +288,10 @@ impl Case {
 
     /// Builds the layer on `device`; on the composite path, wrapped so that its forward pass
     /// is `mosaic_kernels::composite` on the layer's parameters.
-    pub fn build<B: FusionBackend>(&self, device: &B::Device) -> Result<Box<dyn Fusion<B>>> {
+    pub fn build<B: FusionBackend + AggregationBackend>(
+        &self,
+        device: &B::Device,
+    ) -> Result<Box<dyn Fusion<B>>> {
         let (dims, o) = (self.dims.clone(), self.d_output);
         let composite = self.path == Path::Composite;
         Ok(match self.layer {
@@ -271,6 +329,7 @@ impl Case {
                 }
             }
             Layer::Loss(loss) => Box::new(LossCase { loss, dims }),
+            Layer::Graph(op) => Box::new(GraphCase::new(op, self.batch, self.rank, dims, o, device)?),
             Layer::BimodalAutoencoder => Box::new(Reconstruction {
                 output: dims.iter().sum(),
                 model: BimodalAutoencoderConfig::new(dims[0], dims[1])
@@ -366,13 +425,69 @@ impl<B: FusionBackend> Fusion<B> for LossCase {
     }
 }
 
+/// A graph layer timed as a layer: the nodes' features in (`[N, F]`), the layer's output
+/// out, over a generated community graph (16 communities, seed 3): a one-layer
+/// [`NodeModel`] without dropout.
+struct GraphCase<B: AggregationBackend> {
+    adjacency: Adjacency<B>,
+    model: NodeModel<B>,
+    dims: Vec<usize>,
+    output: usize,
+}
+
+impl<B: AggregationBackend> GraphCase<B> {
+    fn new(
+        op: GraphOp,
+        nodes: usize,
+        edges: usize,
+        dims: Vec<usize>,
+        output: usize,
+        device: &B::Device,
+    ) -> Result<Self> {
+        let graph = community_graph(&CommunityConfig {
+            nodes,
+            edges,
+            features: 1,
+            communities: 16,
+            seed: 3,
+            ..CommunityConfig::default()
+        })?;
+        let kind = op.kind();
+        Ok(GraphCase {
+            adjacency: adjacency(&graph, kind.normalization(), device)?,
+            model: NodeModelConfig::new(kind, dims[0], output)
+                .with_hidden(vec![])
+                .with_dropout(0.0)
+                .init(device)?,
+            dims,
+            output,
+        })
+    }
+}
+
+impl<B: AggregationBackend> Fusion<B> for GraphCase<B> {
+    fn modality_dims(&self) -> &[usize] {
+        &self.dims
+    }
+
+    fn output_dim(&self) -> usize {
+        self.output
+    }
+
+    fn forward(&self, inputs: &[Tensor<B, 2>]) -> Result<Tensor<B, 2>> {
+        self.model
+            .forward(&self.adjacency, NodeInput::Dense(inputs[0].clone()), None)
+    }
+}
+
 /// The benchmark plan. Shapes: CMU-MOSI-like (32/32/128 and 4/16/128, out 128, LMF rank 32),
 /// a bilinear shape (256/256, out 128), a wide low-rank shape (1024/1024, out 512, rank 16),
 /// a batch sweep of tensor and low-rank fusion at 32/32/128 (1 to 4096), and the bimodal
 /// autoencoder of the AV-digits experiment (384/64 → 128 → 64, batch 256), and the
 /// coordination losses on embeddings of width 128 at batches (similarity matrices) of 256,
 /// 1024 and 4096. `quick` runs the same shapes at smaller batches (sweep 1 to 16, losses 256
-/// and 1024) so that a software GPU finishes too.
+/// and 1024) so that a software GPU finishes too. The graph layers (64 → 64) run on a
+/// generated graph of 10^5 nodes and 10^6 edges (quick: 10^4 and 10^5).
 pub fn plan(quick: bool) -> Vec<Case> {
     let case = |layer, dims: &[usize], d_output, rank, batch| Case {
         layer,
@@ -415,6 +530,14 @@ pub fn plan(quick: bool) -> Vec<Case> {
         for &batch in loss_batches {
             cases.push(case(Layer::Loss(loss), &[128, 128], 1, 0, batch));
         }
+    }
+    let (nodes, edges) = if quick {
+        (10_000, 100_000)
+    } else {
+        (100_000, 1_000_000)
+    };
+    for op in GraphOp::ALL {
+        cases.push(case(Layer::Graph(op), &[64], 64, edges, nodes));
     }
     // Every tensor-fusion, bilinear and low-rank case also on the composite path.
     let composite: Vec<Case> = cases

@@ -186,6 +186,8 @@ fn the_graph_experiment_runs_end_to_end() {
         "| GCN |",
         "| GraphSAGE-mean |",
         "| GraphSAGE-pool |",
+        "| GraphSAGE-mean, sampled |",
+        "| GraphSAGE unsupervised + probe |",
         "| MLP |",
         "| GCN, published",
     ] {
@@ -196,7 +198,7 @@ fn the_graph_experiment_runs_end_to_end() {
         csv.starts_with("dataset,model,seed,test_accuracy,valid_accuracy,best_epoch\n"),
         "{csv}"
     );
-    assert_eq!(csv.lines().count(), 1 + 2 * 4, "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 2 * 6, "{csv}");
     // 30 epochs of GCN are enough to beat the MLP by far on Cora.
     let accuracy = |model: &str| -> f64 {
         let line = csv
@@ -206,17 +208,18 @@ fn the_graph_experiment_runs_end_to_end() {
         line.split(',').nth(3).unwrap().parse().unwrap()
     };
     assert!(accuracy("GCN") > accuracy("MLP") + 0.1, "{csv}");
+    // Without a label, the graph's embeddings still carry more than the features alone.
+    assert!(
+        accuracy("GraphSAGE unsupervised + probe") > accuracy("MLP") + 0.1,
+        "{csv}"
+    );
     assert!(std::fs::read_to_string(one.join("graph.svg"))
         .unwrap()
         .starts_with("<svg"));
     let two = run("2");
     assert_eq!(csv, std::fs::read_to_string(two.join("graph.csv")).unwrap());
     for (option, value, message) in [
-        (
-            "--limit",
-            "5",
-            "--limit and --batch-size do not apply to --experiment graph",
-        ),
+        ("--limit", "5", "--limit does not apply to --experiment graph"),
         (
             "--dataset",
             "x",

@@ -2,13 +2,16 @@
 //! on the citation graphs Cora and CiteSeer (the public Planetoid split), and the karate
 //! club's learned 2-D embeddings.
 //!
-//! Each model is trained full batch with the GCN paper's settings (row-normalised features,
-//! 16 hidden units, dropout 0.5, Adam lr 0.01, weight decay 5e-4 on the first layer, 200
-//! epochs) for `seeds` seeds, and read at its epoch of best validation accuracy:
+//! The supervised models are trained with the GCN paper's settings (row-normalised
+//! features, 16 hidden units, dropout 0.5, Adam lr 0.01, weight decay 5e-4 on the first
+//! layer, 200 epochs) for `seeds` seeds, and read at their epoch of best validation accuracy:
 //!
 //! - GCN (Kipf & Welling 2017), the published figures beside it (81.5% and 70.3%);
 //! - GraphSAGE (Hamilton et al. 2017) with the mean and the max-pool aggregator (pooling
-//!   width 64), supervised;
+//!   width 64), full batch, and with the mean aggregator in mini-batches over sampled
+//!   neighbourhoods (fan-outs 25 and 10, the paper's);
+//! - unsupervised GraphSAGE (random-walk positives, negative sampling; no labels) read by
+//!   a logistic-regression probe fitted on the training nodes;
 //! - an MLP on the raw features: the same classifier without the graph.
 //!
 //! Everything is seeded: the same settings give the same numbers on every run.
@@ -21,7 +24,8 @@ use crate::error::Result;
 use burn::tensor::backend::AutodiffBackend;
 use mosaic::data::graph::{karate_club, planetoid, Graph};
 use mosaic::graph::{
-    adjacency, fit, node_features, AggregationBackend, NodeModelConfig, NodeModelKind, NodeTraining,
+    adjacency, fit, fit_unsupervised, node_embeddings, node_features, probe_nodes, AggregationBackend,
+    NodeModelConfig, NodeModelKind, NodeTraining, Sampling, UnsupervisedTraining,
 };
 use serde::Serialize;
 
@@ -33,12 +37,36 @@ pub const FILES: [&str; 3] = ["graph.md", "graph.csv", "graph.svg"];
 
 const CSV_HEADER: &str = "dataset,model,seed,test_accuracy,valid_accuracy,best_epoch";
 
+/// How a model is trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// With labels, full batch.
+    Full(NodeModelKind),
+    /// With labels, GraphSAGE-mean in mini-batches over sampled neighbourhoods.
+    Sampled,
+    /// Without labels (GraphSAGE-mean), then a logistic-regression probe.
+    Unsupervised,
+}
+
+impl Method {
+    /// Its name in the reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Full(kind) => kind.name(),
+            Method::Sampled => "GraphSAGE-mean, sampled",
+            Method::Unsupervised => "GraphSAGE unsupervised + probe",
+        }
+    }
+}
+
 /// The models compared, in the tables' order.
-pub const MODELS: [NodeModelKind; 4] = [
-    NodeModelKind::Gcn,
-    NodeModelKind::SageMean,
-    NodeModelKind::SagePool,
-    NodeModelKind::Mlp,
+pub const MODELS: [Method; 6] = [
+    Method::Full(NodeModelKind::Gcn),
+    Method::Full(NodeModelKind::SageMean),
+    Method::Full(NodeModelKind::SagePool),
+    Method::Sampled,
+    Method::Unsupervised,
+    Method::Full(NodeModelKind::Mlp),
 ];
 
 /// The graphs, and the GCN paper's test accuracy on each (Kipf & Welling 2017, Table 2).
@@ -51,7 +79,7 @@ pub struct Settings {
     pub seed: u64,
     /// Seeds per model and graph.
     pub seeds: usize,
-    /// Full-batch epochs.
+    /// Epochs of the supervised models.
     pub epochs: usize,
     /// Adam's learning rate.
     pub lr: f64,
@@ -63,10 +91,21 @@ pub struct Settings {
     pub dropout: f64,
     /// GraphSAGE's max-pool width.
     pub pool_width: usize,
+    /// Training nodes per mini-batch of the sampled model.
+    pub batch_size: usize,
+    /// The sampled model's fan-outs, the layer next to the output first.
+    pub fanouts: Vec<usize>,
+    /// Epochs of unsupervised GraphSAGE.
+    pub unsupervised_epochs: usize,
+    /// Hidden and embedding width of unsupervised GraphSAGE.
+    pub embedding: usize,
+    /// Random-walk steps that give unsupervised GraphSAGE's positives.
+    pub walk_length: usize,
 }
 
 impl Default for Settings {
-    /// The GCN paper's settings, 10 seeds.
+    /// The GCN paper's settings, 10 seeds; GraphSAGE's fan-outs 25 and 10 in batches of 64;
+    /// unsupervised GraphSAGE 64 wide, 100 epochs, walks of 2 steps.
     fn default() -> Self {
         Settings {
             seed: 0,
@@ -77,6 +116,11 @@ impl Default for Settings {
             hidden: 16,
             dropout: 0.5,
             pool_width: 64,
+            batch_size: 64,
+            fanouts: vec![25, 10],
+            unsupervised_epochs: 100,
+            embedding: 64,
+            walk_length: 2,
         }
     }
 }
@@ -86,15 +130,15 @@ impl Default for Settings {
 pub struct Run {
     /// Its graph.
     pub dataset: &'static str,
-    /// Its kind.
-    pub model: NodeModelKind,
+    /// How it was trained.
+    pub model: Method,
     /// Its seed.
     pub seed: u64,
     /// Test and validation accuracy at the best epoch, in [0, 1].
     pub test: f64,
     /// Validation accuracy at the best epoch.
     pub valid: f64,
-    /// The epoch of best validation accuracy.
+    /// The epoch of best validation accuracy (unsupervised: the last epoch).
     pub best_epoch: usize,
 }
 
@@ -124,7 +168,7 @@ pub struct Report {
 
 impl Report {
     /// Mean and sample standard deviation (percent) of the test accuracy of `model` on `dataset`.
-    pub fn summary(&self, dataset: &str, model: NodeModelKind) -> (f64, f64) {
+    pub fn summary(&self, dataset: &str, model: Method) -> (f64, f64) {
         let values: Vec<f64> = self
             .runs
             .iter()
@@ -143,6 +187,72 @@ fn config(settings: &Settings, kind: NodeModelKind, graph: &Graph) -> NodeModelC
         .with_hidden(vec![settings.hidden])
         .with_dropout(settings.dropout)
         .with_pool_width(Some(settings.pool_width))
+}
+
+/// The settings' supervised training for `seed`.
+fn training(settings: &Settings, seed: u64, sampling: Option<Sampling>) -> NodeTraining {
+    NodeTraining {
+        epochs: settings.epochs,
+        lr: settings.lr,
+        weight_decay: settings.weight_decay,
+        seed,
+        sampling,
+    }
+}
+
+/// Trains `method` on `graph` with `seed`.
+fn train<B>(
+    settings: &Settings,
+    method: Method,
+    graph: &Graph,
+    seed: u64,
+    device: &B::Device,
+) -> Result<(f64, f64, usize)>
+where
+    B: AutodiffBackend + AggregationBackend,
+    B::InnerBackend: AggregationBackend,
+{
+    let supervised = |kind, sampling| -> Result<(f64, f64, usize)> {
+        let fitted = fit::<B>(
+            &config(settings, kind, graph),
+            graph,
+            &training(settings, seed, sampling),
+            device,
+            |_| {},
+        )?;
+        Ok((fitted.test_accuracy, fitted.valid_accuracy, fitted.best_epoch))
+    };
+    match method {
+        Method::Full(kind) => supervised(kind, None),
+        Method::Sampled => supervised(
+            NodeModelKind::SageMean,
+            Some(Sampling {
+                batch_size: settings.batch_size,
+                fanouts: settings.fanouts.clone(),
+            }),
+        ),
+        Method::Unsupervised => {
+            let kind = NodeModelKind::SageMean;
+            let config = NodeModelConfig::new(kind, graph.feature_width(), settings.embedding)
+                .with_hidden(vec![settings.embedding])
+                .with_dropout(settings.dropout);
+            let training = UnsupervisedTraining {
+                epochs: settings.unsupervised_epochs,
+                lr: settings.lr,
+                walk_length: settings.walk_length,
+                negatives: 1,
+                seed,
+            };
+            let fitted = fit_unsupervised::<B>(&config, graph, &training, device, |_| {})?;
+            let embeddings = node_embeddings(&fitted.model, graph, kind.normalization(), device)?;
+            let probe = probe_nodes(graph, &embeddings)?;
+            Ok((
+                probe.test_accuracy,
+                probe.valid_accuracy,
+                settings.unsupervised_epochs,
+            ))
+        }
+    }
 }
 
 /// Trains every model on both graphs for every seed, then the karate club's GCN; `log` gets a
@@ -166,20 +276,14 @@ where
         for kind in MODELS {
             let model_started = std::time::Instant::now();
             for seed in settings.seed..settings.seed + settings.seeds as u64 {
-                let training = NodeTraining {
-                    epochs: settings.epochs,
-                    lr: settings.lr,
-                    weight_decay: settings.weight_decay,
-                    seed,
-                };
-                let fitted = fit::<B>(&config(settings, kind, &graph), &graph, &training, device, |_| {})?;
+                let (test, valid, best_epoch) = train::<B>(settings, kind, &graph, seed, device)?;
                 runs.push(Run {
                     dataset,
                     model: kind,
                     seed,
-                    test: fitted.test_accuracy,
-                    valid: fitted.valid_accuracy,
-                    best_epoch: fitted.best_epoch,
+                    test,
+                    valid,
+                    best_epoch,
                 });
             }
             let values: Vec<f64> = runs
@@ -219,12 +323,7 @@ where
 {
     let club = karate_club()?;
     let config = config(settings, NodeModelKind::Gcn, &club).with_dropout(0.0);
-    let training = NodeTraining {
-        epochs: settings.epochs,
-        lr: settings.lr,
-        weight_decay: settings.weight_decay,
-        seed: settings.seed,
-    };
+    let training = training(settings, settings.seed, None);
     let fitted = fit::<B>(&config, &club, &training, device, |_| {})?;
     let a = adjacency::<B::InnerBackend>(&club, NodeModelKind::Gcn.normalization(), device)?;
     let x = node_features::<B::InnerBackend>(&club, device)?;

@@ -13,9 +13,13 @@ pub fn markdown(report: &Report) -> String {
     let st = &report.settings;
     let mut out = format!(
         "# mosaic reproduce: {NAME}\n\nNode classification on the public Planetoid split (20 labelled nodes per class, 500 validation, \
-         1000 test nodes), full batch: row-normalised features, {} hidden units, dropout {}, Adam lr {}, weight decay {} on the first \
+         1000 test nodes): row-normalised features, {} hidden units, dropout {}, Adam lr {}, weight decay {} on the first \
          layer, {} epochs, each model read at its epoch of best validation accuracy. Test accuracy (%), mean ± standard deviation over \
-         {} seeds ({}..{}). GraphSAGE's max-pool width is {}. Total time {:.0} s.\n\n\
+         {} seeds ({}..{}). GraphSAGE's max-pool width is {}. The sampled model trains in batches of {} training nodes over \
+         neighbourhoods sampled with fan-outs {:?} (the layer next to the output first) and is evaluated on the whole graph. \
+         Unsupervised GraphSAGE (mean aggregator, {} wide, {} epochs full batch, random-walk positives of {} steps, one uniform \
+         negative per node) sees no label; a logistic-regression probe on its embeddings is fitted on the training nodes, its L2 \
+         strength chosen on the validation nodes. Total time {:.0} s.\n\n\
          | model | {} | {} |\n|---|---:|---:|\n",
         st.hidden,
         st.dropout,
@@ -26,6 +30,11 @@ pub fn markdown(report: &Report) -> String {
         st.seed,
         st.seed + st.seeds as u64 - 1,
         st.pool_width,
+        st.batch_size,
+        st.fanouts,
+        st.embedding,
+        st.unsupervised_epochs,
+        st.walk_length,
         report.seconds,
         DATASETS[0].0,
         DATASETS[1].0

@@ -31,7 +31,7 @@ mod sampler;
 pub use community::{community_graph, CommunityConfig};
 pub use karate::karate_club;
 pub use planetoid::{planetoid, planetoid_from_bytes, PLANETOID};
-pub use sampler::{sample_blocks, Block, NeighbourLists};
+pub use sampler::{sample_blocks, walk_positives, Block, NeighbourLists};
 
 use crate::{DataError, Result};
 

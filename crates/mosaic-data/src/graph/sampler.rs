@@ -94,12 +94,20 @@ pub fn sample_blocks(
     let mut rng = SplitMix64::new(seed);
     let mut blocks = Vec::with_capacity(fanouts.len());
     let mut frontier: Vec<u32> = batch.to_vec();
+    // Each node's local index in the block being built (`UNSEEN` elsewhere): one array for
+    // all blocks, reset after each through the block's own node list.
+    const UNSEEN: u32 = u32::MAX;
+    let mut local = vec![UNSEEN; lists.nodes()];
+    let mut scratch = Vec::new();
     for &fanout in fanouts {
-        let mut nodes = frontier.clone();
-        let mut local: std::collections::HashMap<u32, u32> =
-            frontier.iter().enumerate().map(|(i, &v)| (v, i as u32)).collect();
+        let mut nodes = Vec::with_capacity(frontier.len() * (fanout + 1));
+        for &v in &frontier {
+            if local[v as usize] == UNSEEN {
+                local[v as usize] = nodes.len() as u32;
+            }
+            nodes.push(v);
+        }
         let (mut edge_targets, mut edge_sources) = (Vec::new(), Vec::new());
-        let mut scratch = Vec::new();
         for (t, &v) in frontier.iter().enumerate() {
             let all = lists.of(v);
             let picked: &[u32] = if all.len() <= fanout {
@@ -114,14 +122,16 @@ pub fn sample_blocks(
                 &scratch[..fanout]
             };
             for &u in picked {
-                let next = nodes.len() as u32;
-                let index = *local.entry(u).or_insert_with(|| {
+                if local[u as usize] == UNSEEN {
+                    local[u as usize] = nodes.len() as u32;
                     nodes.push(u);
-                    next
-                });
+                }
                 edge_targets.push(t as u32);
-                edge_sources.push(index);
+                edge_sources.push(local[u as usize]);
             }
+        }
+        for &v in &nodes {
+            local[v as usize] = UNSEEN;
         }
         blocks.push(Block {
             targets: frontier.len(),
@@ -133,6 +143,49 @@ pub fn sample_blocks(
     }
     blocks.reverse();
     Ok(blocks)
+}
+
+/// Positive pairs for unsupervised GraphSAGE (Hamilton et al. 2017, eq. 1): for each node of
+/// `anchors`, a node that co-occurs with it on a random walk. From the anchor, the walk takes
+/// `walk_length` uniform steps along edges; the positive is the node reached after a step
+/// drawn uniformly from `1..=walk_length` (a node without neighbours is its own positive).
+/// The same seed gives the same positives.
+///
+/// # Errors
+/// A walk length of 0, or an anchor out of range.
+pub fn walk_positives(
+    lists: &NeighbourLists,
+    anchors: &[u32],
+    walk_length: usize,
+    seed: u64,
+) -> Result<Vec<u32>> {
+    if walk_length == 0 {
+        return Err(DataError::Invalid(
+            "walk length 0: expected at least one step".into(),
+        ));
+    }
+    if let Some(&v) = anchors.iter().find(|&&v| v as usize >= lists.nodes()) {
+        return Err(DataError::Invalid(format!(
+            "anchor node {v} is out of range for {} nodes",
+            lists.nodes()
+        )));
+    }
+    let mut rng = SplitMix64::new(seed);
+    Ok(anchors
+        .iter()
+        .map(|&anchor| {
+            let stop = 1 + (rng.next_u64() % walk_length as u64) as usize;
+            let mut at = anchor;
+            for _ in 0..stop {
+                let next = lists.of(at);
+                if next.is_empty() {
+                    break;
+                }
+                at = next[(rng.next_u64() % next.len() as u64) as usize];
+            }
+            at
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -203,5 +256,65 @@ mod tests {
         assert!(err(sample_blocks(&lists, &[], &[3], 0)).contains("empty batch"));
         assert!(err(sample_blocks(&lists, &[500], &[3], 0))
             .contains("batch node 500 is out of range for 500 nodes"));
+    }
+
+    /// A walk of one step reaches a neighbour; longer walks reach nodes within that many
+    /// hops (checked by breadth-first search); an isolated node is its own positive.
+    #[test]
+    fn walk_positives_stay_within_the_walk() {
+        let graph = graph();
+        let lists = NeighbourLists::new(&graph);
+        let anchors: Vec<u32> = (0..graph.nodes() as u32).collect();
+        let one = walk_positives(&lists, &anchors, 1, 4).unwrap();
+        for (&a, &p) in anchors.iter().zip(&one) {
+            assert!(
+                lists.of(a).contains(&p) || (lists.of(a).is_empty() && p == a),
+                "{a} -> {p}"
+            );
+        }
+        let hops = |from: u32| {
+            let mut distance = vec![usize::MAX; lists.nodes()];
+            distance[from as usize] = 0;
+            let mut queue = std::collections::VecDeque::from([from]);
+            while let Some(v) = queue.pop_front() {
+                for &u in lists.of(v) {
+                    if distance[u as usize] == usize::MAX {
+                        distance[u as usize] = distance[v as usize] + 1;
+                        queue.push_back(u);
+                    }
+                }
+            }
+            distance
+        };
+        let three = walk_positives(&lists, &anchors, 3, 4).unwrap();
+        let mut beyond_one = 0;
+        for (&a, &p) in anchors.iter().zip(&three).take(100) {
+            let d = hops(a)[p as usize];
+            assert!(d <= 3, "{a} -> {p} is {d} hops away");
+            beyond_one += usize::from(d >= 2);
+        }
+        assert!(beyond_one > 0, "some walks of 3 steps end 2 or 3 hops away");
+        assert_eq!(three, walk_positives(&lists, &anchors, 3, 4).unwrap());
+        let isolated = Graph::new(
+            "isolated",
+            3,
+            vec![[0, 1]],
+            vec![0.0; 3],
+            1,
+            vec![None; 3],
+            1,
+            Default::default(),
+        )
+        .unwrap();
+        let lists = NeighbourLists::new(&isolated);
+        assert_eq!(walk_positives(&lists, &[0, 1, 2], 2, 0).unwrap()[2], 2);
+        assert!(walk_positives(&lists, &[0], 0, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("walk length 0"));
+        assert!(walk_positives(&lists, &[3], 1, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("anchor node 3 is out of range for 3 nodes"));
     }
 }

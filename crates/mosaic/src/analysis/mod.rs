@@ -1,7 +1,8 @@
 //! Tools to look inside representations, reusable on any model's layers (CMU 11-777,
 //! "Multimodal Representations": analysing intermediate representations):
 //!
-//! - [`probe`]: linear probe accuracy (can a linear classifier read the labels off a layer?);
+//! - [`probe`]: linear probe accuracy (can a linear classifier read the labels off a layer?),
+//!   by ridge regression in closed form or by logistic regression;
 //! - [`retrieval`]: cross-modal retrieval, mean average precision and recall@k;
 //! - [`cka`]: linear centred kernel alignment between two representations of the same
 //!   examples;
@@ -21,6 +22,7 @@
 //! ```
 
 pub mod cka;
+mod logistic;
 pub mod probe;
 pub mod retrieval;
 pub mod units;

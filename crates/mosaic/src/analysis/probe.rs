@@ -12,6 +12,7 @@
 //! (`ȳ`: the class frequencies, an unpenalised intercept). [`probe`] picks `λ` from
 //! [`LAMBDAS`] by validation accuracy, so every layer and model is read the same way.
 
+use super::logistic::Objective;
 use super::Matrix;
 use crate::{MosaicError, Result};
 
@@ -97,6 +98,28 @@ fn cholesky_solve(mut a: Vec<f64>, mut b: Vec<f64>, d: usize, c: usize) -> Resul
     Ok(b)
 }
 
+/// `x`'s column means, its column deviations (1 for a constant column) and `x` standardised
+/// with them.
+fn standardise(x: &Matrix) -> Result<(Vec<f64>, Vec<f64>, Matrix)> {
+    let d = x.cols();
+    let scale: Vec<f64> = x
+        .column_variances()
+        .into_iter()
+        .map(|var| if var > 1e-24 { var.sqrt() } else { 1.0 })
+        .collect();
+    let standard = Matrix::new(
+        x.rows(),
+        d,
+        x.centred()
+            .values()
+            .iter()
+            .enumerate()
+            .map(|(k, v)| v / scale[k % d.max(1)])
+            .collect(),
+    )?;
+    Ok((x.column_means(), scale, standard))
+}
+
 /// The parts of the fit that do not depend on `λ`.
 struct Gram {
     mean: Vec<f64>,
@@ -113,23 +136,7 @@ impl Gram {
     fn new(x: &Matrix, labels: &[usize], classes: usize) -> Result<Gram> {
         check_labels(x, labels, classes)?;
         let (n, d) = (x.rows(), x.cols());
-        let mean = x.column_means();
-        let centred = x.centred();
-        let scale: Vec<f64> = x
-            .column_variances()
-            .into_iter()
-            .map(|var| if var > 1e-24 { var.sqrt() } else { 1.0 })
-            .collect();
-        let standard = Matrix::new(
-            n,
-            d,
-            centred
-                .values()
-                .iter()
-                .enumerate()
-                .map(|(k, v)| v / scale[k % d.max(1)])
-                .collect(),
-        )?;
+        let (mean, scale, standard) = standardise(x)?;
         let mut intercept = vec![0.0; classes];
         labels.iter().for_each(|&l| intercept[l] += 1.0 / n as f64);
         let y = Matrix::new(
@@ -186,6 +193,33 @@ impl LinearProbe {
         Gram::new(x, labels, classes)?.fit(lambda)
     }
 
+    /// Fits a multinomial logistic-regression probe with L2 strength `lambda` (≥ 0) on the
+    /// standardised codes: `W, b` minimise `(1/n) Σ_i CE(softmax(z_i W + b), y_i) + λ/2 ‖W‖²`
+    /// (see the `logistic` module), and predict as the ridge probe does, `argmax_c (z W + b)_c`.
+    ///
+    /// # Errors
+    /// As [`fit`](Self::fit).
+    pub fn fit_logistic(x: &Matrix, labels: &[usize], classes: usize, lambda: f64) -> Result<LinearProbe> {
+        if !(lambda.is_finite() && lambda >= 0.0) {
+            return Err(MosaicError::invalid(
+                WHAT,
+                format!("lambda is {lambda}, expected a finite value ≥ 0"),
+            ));
+        }
+        check_labels(x, labels, classes)?;
+        let (mean, scale, standard) = standardise(x)?;
+        let mut theta = Objective::new(&standard, labels, classes, lambda).minimise();
+        let intercept = theta.split_off(x.cols() * classes);
+        Ok(LinearProbe {
+            mean,
+            scale,
+            weights: theta,
+            intercept,
+            lambda,
+            valid_accuracy: None,
+        })
+    }
+
     /// The predicted class of each row of `x`.
     ///
     /// # Errors
@@ -233,16 +267,45 @@ impl LinearProbe {
 /// Those of [`LinearProbe::fit`] and [`LinearProbe::accuracy`].
 pub fn probe(train: (&Matrix, &[usize]), valid: (&Matrix, &[usize]), classes: usize) -> Result<LinearProbe> {
     let gram = Gram::new(train.0, train.1, classes)?;
+    choose(&LAMBDAS, |lambda| gram.fit(lambda), valid)
+}
+
+/// The L2 strengths [`logistic_probe`] chooses from.
+pub const LOGISTIC_LAMBDAS: [f64; 5] = [1e-4, 1e-3, 1e-2, 1e-1, 1.0];
+
+/// [`probe`] with logistic regression ([`LinearProbe::fit_logistic`]): `λ` from
+/// [`LOGISTIC_LAMBDAS`] by validation accuracy.
+///
+/// # Errors
+/// Those of [`LinearProbe::fit_logistic`] and [`LinearProbe::accuracy`].
+pub fn logistic_probe(
+    train: (&Matrix, &[usize]),
+    valid: (&Matrix, &[usize]),
+    classes: usize,
+) -> Result<LinearProbe> {
+    choose(
+        &LOGISTIC_LAMBDAS,
+        |lambda| LinearProbe::fit_logistic(train.0, train.1, classes, lambda),
+        valid,
+    )
+}
+
+/// The probe of the `lambdas` with the best accuracy on `valid` (the first on a tie).
+fn choose(
+    lambdas: &[f64],
+    fit: impl Fn(f64) -> Result<LinearProbe>,
+    valid: (&Matrix, &[usize]),
+) -> Result<LinearProbe> {
     let mut best: Option<LinearProbe> = None;
-    for lambda in LAMBDAS {
-        let mut candidate = gram.fit(lambda)?;
+    for &lambda in lambdas {
+        let mut candidate = fit(lambda)?;
         let accuracy = candidate.accuracy(valid.0, valid.1)?;
         candidate.valid_accuracy = Some(accuracy);
         if best.as_ref().is_none_or(|b| Some(accuracy) > b.valid_accuracy) {
             best = Some(candidate);
         }
     }
-    Ok(best.expect("LAMBDAS is not empty"))
+    Ok(best.expect("at least one lambda"))
 }
 
 #[cfg(test)]
@@ -285,6 +348,12 @@ mod tests {
             .accuracy(&test.0, &test.1)
             .unwrap();
         assert!(random < 0.45, "{random}");
+        let [train, valid, test] = split(false);
+        let logistic = logistic_probe((&train.0, &train.1), (&valid.0, &valid.1), 3)
+            .unwrap()
+            .accuracy(&test.0, &test.1)
+            .unwrap();
+        assert!(logistic > 0.9, "{logistic}");
     }
 
     #[test]
@@ -318,5 +387,8 @@ mod tests {
             "linear probe: fitted on 3 features, given 4"
         );
         assert!(LinearProbe::fit(&x, &labels, 3, -1.0).is_err());
+        assert!(LinearProbe::fit_logistic(&x, &labels, 3, f64::NAN).is_err());
+        let err = LinearProbe::fit_logistic(&x, &labels[..9], 3, 0.1).unwrap_err();
+        assert_eq!(err.to_string(), "linear probe: 10 examples with 9 labels");
     }
 }

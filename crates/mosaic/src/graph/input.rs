@@ -1,7 +1,7 @@
 //! A layer's input: node features as a dense tensor, or as a sparse matrix (bag-of-words
 //! features such as Cora's, 1.3% non-zero), multiplied by the aggregation op.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor, TensorData};
 use mosaic_kernels::{Adjacency, AggregationBackend, Csr, Reduce};
 
 use crate::rng::SplitMix64;
@@ -24,6 +24,43 @@ impl<B: AggregationBackend> NodeInput<B> {
         match self {
             NodeInput::Dense(x) => x.dims(),
             NodeInput::Sparse(x) => [x.csr().rows(), x.csr().cols()],
+        }
+    }
+
+    /// The rows `rows` of `X` (`[rows.len(), d]`, in their order): a sampled block's inputs
+    /// from the whole graph's features (a gather on the device for dense features, a CSR
+    /// of the selected rows for sparse ones).
+    ///
+    /// # Errors
+    /// A row out of range, named.
+    pub fn rows(&self, rows: &[u32], device: &B::Device) -> crate::Result<Self> {
+        let [m, _] = self.dims();
+        if let Some(&v) = rows.iter().find(|&&v| v as usize >= m) {
+            return Err(crate::MosaicError::invalid(
+                "node features",
+                format!("row {v} is out of range for {m} nodes"),
+            ));
+        }
+        Ok(match self {
+            NodeInput::Dense(x) => {
+                let indices: Vec<i64> = rows.iter().map(|&v| i64::from(v)).collect();
+                let indices = Tensor::<B, 1, Int>::from_data(TensorData::new(indices, [rows.len()]), device);
+                NodeInput::Dense(x.clone().select(0, indices))
+            }
+            NodeInput::Sparse(x) => NodeInput::Sparse(Adjacency::new(select_rows(x.csr(), rows), device)),
+        })
+    }
+
+    /// The first `n` rows of `X` (`[n, d]`): a block's targets among its sources.
+    pub fn first(&self, n: usize, device: &B::Device) -> Self {
+        let [m, d] = self.dims();
+        match self {
+            _ if n == m => self.clone(),
+            NodeInput::Dense(x) => NodeInput::Dense(x.clone().slice([0..n, 0..d])),
+            NodeInput::Sparse(x) => {
+                let rows: Vec<u32> = (0..n as u32).collect();
+                NodeInput::Sparse(Adjacency::new(select_rows(x.csr(), &rows), device))
+            }
         }
     }
 
@@ -61,6 +98,20 @@ impl<B: AggregationBackend> NodeInput<B> {
             }
         }
     }
+}
+
+/// The rows `rows` of `csr`, in their order (every row index below `csr.rows()`).
+fn select_rows(csr: &Csr, rows: &[u32]) -> Csr {
+    let mut row_ptr = Vec::with_capacity(rows.len() + 1);
+    let (mut col, mut weight) = (Vec::new(), Vec::new());
+    row_ptr.push(0u32);
+    for &i in rows {
+        let range = csr.range(i as usize);
+        col.extend_from_slice(&csr.col()[range.clone()]);
+        weight.extend(range.map(|k| csr.weight().map_or(1.0, |w| w[k])));
+        row_ptr.push(col.len() as u32);
+    }
+    Csr::new(rows.len(), csr.cols(), row_ptr, col, Some(weight)).expect("rows of a valid matrix")
 }
 
 /// `csr` without the entries that a draw below `p` drops, the others scaled by `keep`. Entry

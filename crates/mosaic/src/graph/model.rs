@@ -88,7 +88,13 @@ impl<B: AggregationBackend> GraphLayer<B> {
             GraphLayer::Gcn(conv) => conv.forward_input(adjacency, x),
             GraphLayer::Sage(conv) => conv.forward_input(adjacency, x),
             GraphLayer::Dense(linear) => {
-                let h = x.project(linear.weight.val());
+                let mut h = x.project(linear.weight.val());
+                // A sampled block's targets are its first sources.
+                let [sources, width] = h.dims();
+                let targets = adjacency.csr().rows();
+                if targets < sources {
+                    h = h.slice([0..targets, 0..width]);
+                }
                 Ok(match &linear.bias {
                     Some(b) => h + b.val().unsqueeze(),
                     None => h,
@@ -184,7 +190,60 @@ impl<B: AggregationBackend> NodeModel<B> {
         x: NodeInput<B>,
         dropout_seed: Option<u64>,
     ) -> crate::Result<Tensor<B, 2>> {
-        self.run(adjacency, x, dropout_seed, self.layers.len())
+        self.run(
+            &vec![adjacency; self.layers.len()],
+            x,
+            dropout_seed,
+            self.layers.len(),
+        )
+    }
+
+    /// The logits of a sampled mini-batch: layer `l` aggregates over `blocks[l]` (outermost
+    /// first, as `mosaic::data::graph::sample_blocks` returns them; see [`block_adjacency`]).
+    /// `x` holds the features of the first block's sources; the output has a row per target
+    /// of the last block.
+    ///
+    /// Shapes: `blocks[l]` `[n_l, m_l]` with `m_{l+1} = n_l`, `x` `[m_0, d_input]`, output
+    /// `[n_{L-1}, d_output]`.
+    ///
+    /// # Errors
+    /// Not one block per layer, blocks that do not chain, or `x` not `[m_0, d_input]`.
+    ///
+    /// [`block_adjacency`]: super::block_adjacency
+    pub fn forward_blocks(
+        &self,
+        blocks: &[Adjacency<B>],
+        x: NodeInput<B>,
+        dropout_seed: Option<u64>,
+    ) -> crate::Result<Tensor<B, 2>> {
+        if blocks.len() != self.layers.len() {
+            return Err(crate::MosaicError::invalid(
+                "NodeModel",
+                format!(
+                    "{} blocks for {} layers: expected one per layer",
+                    blocks.len(),
+                    self.layers.len()
+                ),
+            ));
+        }
+        for (l, pair) in blocks.windows(2).enumerate() {
+            let (targets, sources) = (pair[0].csr().rows(), pair[1].csr().cols());
+            if targets != sources {
+                return Err(crate::MosaicError::invalid(
+                    "NodeModel",
+                    format!(
+                        "block {l} has {targets} targets and block {} {sources} sources: expected as many",
+                        l + 1
+                    ),
+                ));
+            }
+        }
+        self.run(
+            &blocks.iter().collect::<Vec<_>>(),
+            x,
+            dropout_seed,
+            self.layers.len(),
+        )
     }
 
     /// The last hidden layer's output `h^{L-1}`, in evaluation mode: the nodes' embeddings.
@@ -192,17 +251,23 @@ impl<B: AggregationBackend> NodeModel<B> {
     /// # Errors
     /// As [`forward`](Self::forward), or a model of one layer (it has no hidden layer).
     pub fn embed(&self, adjacency: &Adjacency<B>, x: NodeInput<B>) -> crate::Result<Tensor<B, 2>> {
-        self.run(adjacency, x, None, self.layers.len() - 1)
+        self.run(
+            &vec![adjacency; self.layers.len()],
+            x,
+            None,
+            self.layers.len() - 1,
+        )
     }
 
+    /// The first `depth` layers, layer `l` over `adjacencies[l]`.
     fn run(
         &self,
-        adjacency: &Adjacency<B>,
+        adjacencies: &[&Adjacency<B>],
         x: NodeInput<B>,
         dropout_seed: Option<u64>,
         depth: usize,
     ) -> crate::Result<Tensor<B, 2>> {
-        let nodes = adjacency.csr().cols();
+        let nodes = adjacencies[0].csr().cols();
         check_input(
             "NodeModel",
             None,
@@ -218,7 +283,7 @@ impl<B: AggregationBackend> NodeModel<B> {
         }
         let device = self.layers[0].device();
         let mut h = x;
-        for (l, layer) in self.layers.iter().take(depth).enumerate() {
+        for (l, (layer, adjacency)) in self.layers.iter().zip(adjacencies).take(depth).enumerate() {
             if let Some(seed) = dropout_seed {
                 h = h.dropout(
                     self.dropout,
@@ -367,5 +432,82 @@ mod tests {
             .init::<Reference>(&device)
             .unwrap_err();
         assert!(err.to_string().contains("dropout must be in [0, 1)"), "{err}");
+    }
+
+    /// With fan-outs at least every node's degree, the sampled blocks hold every neighbour:
+    /// the mini-batch logits equal the full graph's rows of the batch nodes, for the
+    /// GraphSAGE aggregators and the MLP.
+    #[test]
+    fn blocks_with_every_neighbour_give_the_full_graph_logits() {
+        use crate::graph::block_adjacency;
+        use mosaic_data::graph::{sample_blocks, NeighbourLists};
+        type B = burn::backend::NdArray;
+        let device = Default::default();
+        let config = CommunityConfig {
+            nodes: 60,
+            edges: 150,
+            features: 5,
+            communities: 3,
+            seed: 8,
+            ..CommunityConfig::default()
+        };
+        let graph = community_graph(&config).unwrap();
+        let lists = NeighbourLists::new(&graph);
+        let everyone = *graph.degrees().iter().max().unwrap() as usize;
+        let batch = [4u32, 17, 33, 59, 0];
+        let blocks = sample_blocks(&lists, &batch, &[everyone, everyone], 3).unwrap();
+        for kind in [
+            NodeModelKind::SageMean,
+            NodeModelKind::SagePool,
+            NodeModelKind::Mlp,
+        ] {
+            let model = NodeModelConfig::new(kind, 5, 3)
+                .with_hidden(vec![4])
+                .init::<B>(&device)
+                .unwrap();
+            let a = adjacency::<B>(&graph, kind.normalization(), &device).unwrap();
+            let full = model
+                .forward(&a, node_features(&graph, &device).unwrap(), None)
+                .unwrap();
+            let rows: Vec<i64> = batch.iter().map(|&v| i64::from(v)).collect();
+            let expected = full.select(
+                0,
+                Tensor::<B, 1, burn::tensor::Int>::from_ints(rows.as_slice(), &device),
+            );
+            let adjacencies: Vec<Adjacency<B>> = blocks
+                .iter()
+                .map(|b| block_adjacency(b, kind.normalization(), &device).unwrap())
+                .collect();
+            let x = node_features(&graph, &device)
+                .unwrap()
+                .rows(&blocks[0].nodes, &device)
+                .unwrap();
+            let sampled = model.forward_blocks(&adjacencies, x, None).unwrap();
+            sampled
+                .into_data()
+                .assert_approx_eq::<f32>(&expected.into_data(), burn::tensor::Tolerance::absolute(1e-5));
+        }
+        // Blocks that do not fit the model are named.
+        let model = NodeModelConfig::new(NodeModelKind::SageMean, 5, 3)
+            .init::<B>(&device)
+            .unwrap();
+        let adjacencies: Vec<Adjacency<B>> = blocks
+            .iter()
+            .map(|b| block_adjacency(b, Normalization::Mean, &device).unwrap())
+            .collect();
+        let features = node_features::<B>(&graph, &device).unwrap();
+        let x = || features.rows(&blocks[0].nodes, &device).unwrap();
+        let err = model
+            .forward_blocks(&adjacencies[..1], x(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1 blocks for 2 layers"), "{err}");
+        let swapped = [adjacencies[1].clone(), adjacencies[0].clone()];
+        let err = model.forward_blocks(&swapped, x(), None).unwrap_err().to_string();
+        assert!(err.contains("block 0 has 5 targets and block 1"), "{err}");
+        let err = block_adjacency::<B>(&blocks[0], Normalization::Gcn, &device)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sampled blocks serve GraphSAGE"), "{err}");
     }
 }
