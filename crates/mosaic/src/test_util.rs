@@ -292,3 +292,13 @@ pub fn relu_f64(x: Vec<f64>) -> Vec<f64> {
 pub fn sigmoid_f64(x: Vec<f64>) -> Vec<f64> {
     x.into_iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
 }
+
+/// `f` run on a rayon pool of `threads` threads (for bit-identity checks across thread
+/// counts).
+pub fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool")
+        .install(f)
+}

@@ -345,11 +345,7 @@ mod tests {
     fn fit_on_one_and_two_threads(config: &NodeModelConfig, training: &NodeTraining) -> NodeFit<Flex> {
         let club = karate_club().unwrap();
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
+            crate::test_util::on_threads(threads, || {
                 fit::<Autodiff<Flex>>(config, &club, training, &Default::default(), |_| {}).unwrap()
             })
         };

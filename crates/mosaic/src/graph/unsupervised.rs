@@ -339,11 +339,7 @@ mod tests {
             ..UnsupervisedTraining::default()
         };
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
+            crate::test_util::on_threads(threads, || {
                 fit_unsupervised::<Train>(&config(), &graph, &training, &Default::default(), |_| {}).unwrap()
             })
         };
