@@ -59,7 +59,16 @@ def main():
     parser.add_argument("--out", type=int, default=128)
     parser.add_argument("--rank", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument(
+        "--layers",
+        type=str,
+        default="tfn,lmf",
+        help="comma-separated: tfn, lmf (tensor fusion's weight at 1024/1024 -> 512 is 2 GB)",
+    )
     args = parser.parse_args()
+    layers = set(args.layers.split(","))
+    if not layers <= {"tfn", "lmf"}:
+        parser.error(f"--layers takes tfn and lmf, not {args.layers}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     dims = [int(d) for d in args.dims.split(",")]
@@ -69,7 +78,7 @@ def main():
     p = 1
     for d in dims:
         p *= d + 1
-    linear = torch.nn.Linear(p, args.out)
+    linear = torch.nn.Linear(p, args.out) if "tfn" in layers else None
     factors = [torch.nn.Parameter(torch.randn(args.rank, d + 1, args.out) * 0.1) for d in dims]
     rank_weights = torch.nn.Parameter(torch.randn(1, args.rank) * 0.1)
     bias = torch.nn.Parameter(torch.zeros(1, args.out))
@@ -97,10 +106,14 @@ def main():
         "out": args.out,
         "rank": args.rank,
         "seconds": {
-            "tfn_forward": timed(tfn_forward, args.repeats, 3),
-            "tfn_train": timed(tfn_train, args.repeats, 3),
-            "lmf_forward": timed(lmf_forward, args.repeats, 3),
-            "lmf_train": timed(lmf_train, args.repeats, 3),
+            f"{layer}_{pass_}": timed(fn, args.repeats, 3)
+            for layer, pass_, fn in [
+                ("tfn", "forward", tfn_forward),
+                ("tfn", "train", tfn_train),
+                ("lmf", "forward", lmf_forward),
+                ("lmf", "train", lmf_train),
+            ]
+            if layer in layers
         },
     }
     print(json.dumps(results, indent=2))

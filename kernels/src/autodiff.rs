@@ -2,8 +2,11 @@
 //!
 //! The forward pass runs `B`'s fused op; the backward pass calls `B`'s
 //! [`tensor_fusion_backward`](FusionBackend::tensor_fusion_backward) or
-//! [`low_rank_fusion_backward`](FusionBackend::low_rank_fusion_backward). Only the inputs
-//! are kept for the backward pass, never an outer product or per-modality projection.
+//! [`low_rank_fusion_backward`](FusionBackend::low_rank_fusion_backward). The inputs are
+//! kept for the backward pass, never an outer product; low-rank fusion also keeps the
+//! per-modality projections where `B` hands them over
+//! ([`low_rank_fusion_keeping`](FusionBackend::low_rank_fusion_keeping): flex, within a
+//! memory limit), so that its backward pass need not compute them again.
 //!
 //! burn's `Backward<B, N>` wants the number of parent nodes at compile time; the number of
 //! modalities is known only at run time, so [`record`] dispatches over `N` up to
@@ -31,8 +34,22 @@ fn tensor<B: Backend, const D: usize>(primitive: FloatTensor<B>) -> Tensor<B, D>
 
 /// A fused op of the inner backend: its forward pass and the gradient of each parent.
 trait FusedOp<B: Backend>: Clone + Send + std::fmt::Debug + 'static {
+    /// What a tracked forward pass keeps for the backward pass besides the parents.
+    type Kept: Clone + Send + std::fmt::Debug + Default + 'static;
+
     fn forward(&self, parents: &[FloatTensor<B>]) -> FloatTensor<B>;
-    fn backward(&self, parents: &[FloatTensor<B>], grad: FloatTensor<B>) -> Vec<FloatTensor<B>>;
+
+    /// The forward pass of a tracked node, and what it keeps (by default nothing).
+    fn forward_keeping(&self, parents: &[FloatTensor<B>]) -> (FloatTensor<B>, Self::Kept) {
+        (self.forward(parents), Self::Kept::default())
+    }
+
+    fn backward(
+        &self,
+        parents: &[FloatTensor<B>],
+        kept: Self::Kept,
+        grad: FloatTensor<B>,
+    ) -> Vec<FloatTensor<B>>;
 }
 
 /// Parents: the `M` inputs `[B, d_m]`, the weight `[P, O]`, then the bias `[O]` if any.
@@ -43,6 +60,8 @@ struct TensorFusionOp {
 }
 
 impl<B: FusionBackend> FusedOp<B> for TensorFusionOp {
+    type Kept = ();
+
     fn forward(&self, parents: &[FloatTensor<B>]) -> FloatTensor<B> {
         let inputs: Vec<Tensor<B, 2>> = parents[..self.modalities].iter().cloned().map(tensor).collect();
         let weight = tensor(parents[self.modalities].clone());
@@ -52,7 +71,7 @@ impl<B: FusionBackend> FusedOp<B> for TensorFusionOp {
         primitive(B::tensor_fusion(&inputs, weight, bias))
     }
 
-    fn backward(&self, parents: &[FloatTensor<B>], grad: FloatTensor<B>) -> Vec<FloatTensor<B>> {
+    fn backward(&self, parents: &[FloatTensor<B>], (): (), grad: FloatTensor<B>) -> Vec<FloatTensor<B>> {
         let inputs: Vec<Tensor<B, 2>> = parents[..self.modalities].iter().cloned().map(tensor).collect();
         let weight = tensor(parents[self.modalities].clone());
         let grads = B::tensor_fusion_backward(&inputs, weight, tensor(grad));
@@ -89,14 +108,32 @@ impl LowRankFusionOp {
 }
 
 impl<B: FusionBackend> FusedOp<B> for LowRankFusionOp {
+    /// The projections `[R, B, O]` the inner backend kept, per modality.
+    type Kept = Vec<Option<FloatTensor<B>>>;
+
     fn forward(&self, parents: &[FloatTensor<B>]) -> FloatTensor<B> {
         let (inputs, factors, rank_weights, bias) = self.split(parents);
         primitive(B::low_rank_fusion(&inputs, &factors, rank_weights, bias))
     }
 
-    fn backward(&self, parents: &[FloatTensor<B>], grad: FloatTensor<B>) -> Vec<FloatTensor<B>> {
+    fn forward_keeping(&self, parents: &[FloatTensor<B>]) -> (FloatTensor<B>, Self::Kept) {
+        let (inputs, factors, rank_weights, bias) = self.split(parents);
+        let (output, kept) = B::low_rank_fusion_keeping(&inputs, &factors, rank_weights, bias);
+        (
+            primitive(output),
+            kept.into_iter().map(|p| p.map(primitive)).collect(),
+        )
+    }
+
+    fn backward(
+        &self,
+        parents: &[FloatTensor<B>],
+        kept: Self::Kept,
+        grad: FloatTensor<B>,
+    ) -> Vec<FloatTensor<B>> {
         let (inputs, factors, rank_weights, _) = self.split(parents);
-        let grads = B::low_rank_fusion_backward(&inputs, &factors, rank_weights, tensor(grad));
+        let kept: Vec<Option<Tensor<B, 3>>> = kept.into_iter().map(|p| p.map(tensor)).collect();
+        let grads = B::low_rank_fusion_backward(&inputs, &factors, rank_weights, tensor(grad), &kept);
         let mut out: Vec<FloatTensor<B>> = grads.inputs.into_iter().map(primitive).collect();
         out.extend(grads.factors.into_iter().map(primitive));
         out.push(primitive(grads.rank_weights));
@@ -113,6 +150,8 @@ struct AggregateOp<B: AggregationBackend> {
 }
 
 impl<B: AggregationBackend> FusedOp<B> for AggregateOp<B> {
+    type Kept = ();
+
     fn forward(&self, parents: &[FloatTensor<B>]) -> FloatTensor<B> {
         primitive(B::aggregate(
             &self.adjacency,
@@ -121,7 +160,7 @@ impl<B: AggregationBackend> FusedOp<B> for AggregateOp<B> {
         ))
     }
 
-    fn backward(&self, parents: &[FloatTensor<B>], grad: FloatTensor<B>) -> Vec<FloatTensor<B>> {
+    fn backward(&self, parents: &[FloatTensor<B>], (): (), grad: FloatTensor<B>) -> Vec<FloatTensor<B>> {
         let grad = tensor(grad);
         let x_grad = match self.reduce {
             Reduce::Sum => B::aggregate(&self.adjacency.transpose(), grad, Reduce::Sum),
@@ -136,12 +175,12 @@ impl<B: AggregationBackend> FusedOp<B> for AggregateOp<B> {
 struct FusedBackward<Op, const N: usize>(PhantomData<Op>);
 
 impl<B: Backend, Op: FusedOp<B>, const N: usize> Backward<B, N> for FusedBackward<Op, N> {
-    type State = (Op, Vec<FloatTensor<B>>);
+    type State = (Op, Vec<FloatTensor<B>>, Op::Kept);
 
     fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let grad = grads.consume::<B>(&ops.node);
-        let (op, parents) = ops.state;
-        for (parent, value) in ops.parents.into_iter().zip(op.backward(&parents, grad)) {
+        let (op, parents, kept) = ops.state;
+        for (parent, value) in ops.parents.into_iter().zip(op.backward(&parents, kept, grad)) {
             if let Some(node) = parent {
                 grads.register::<B>(node.id, value);
             }
@@ -166,8 +205,8 @@ fn record_n<B: Backend, C: CheckpointStrategy, Op: FusedOp<B>, const N: usize>(
         .stateful()
     {
         OpsKind::Tracked(prep) => {
-            let output = op.forward(&primitives);
-            prep.finish((op, primitives), output)
+            let (output, kept) = op.forward_keeping(&primitives);
+            prep.finish((op, primitives, kept), output)
         }
         OpsKind::UnTracked(prep) => prep.finish(op.forward(&primitives)),
     }

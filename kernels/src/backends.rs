@@ -160,14 +160,48 @@ impl FusionBackend for burn::backend::Flex {
         }
     }
 
+    /// Keeps the projections of the wide modalities, within a memory limit
+    /// ([`keep_projections`](cpu::low_rank::keep_projections)).
+    fn low_rank_fusion_keeping(
+        inputs: &[Tensor<Self, 2>],
+        factors: &[Tensor<Self, 3>],
+        rank_weights: Tensor<Self, 2>,
+        bias: Tensor<Self, 2>,
+    ) -> (Tensor<Self, 2>, Vec<Option<Tensor<Self, 3>>>) {
+        if cpu::all_f32(inputs) && cpu::all_f32(factors) && cpu::all_f32([&rank_weights, &bias]) {
+            let keep = cpu::low_rank::keep_projections(inputs, factors);
+            cpu::low_rank::forward_keeping(
+                inputs,
+                factors,
+                rank_weights,
+                bias,
+                cpu::low_rank::BLOCK_ROWS,
+                &keep,
+            )
+        } else {
+            (
+                crate::low_rank::forward(inputs, factors, rank_weights, bias),
+                Vec::new(),
+            )
+        }
+    }
+
     fn low_rank_fusion_backward(
         inputs: &[Tensor<Self, 2>],
         factors: &[Tensor<Self, 3>],
         rank_weights: Tensor<Self, 2>,
         grad: Tensor<Self, 2>,
+        kept: &[Option<Tensor<Self, 3>>],
     ) -> LowRankFusionGrads<Self> {
         if cpu::all_f32(inputs) && cpu::all_f32(factors) && cpu::all_f32([&rank_weights, &grad]) {
-            cpu::low_rank::backward(inputs, factors, rank_weights, grad, cpu::low_rank::BLOCK_ROWS)
+            cpu::low_rank::backward(
+                inputs,
+                factors,
+                rank_weights,
+                grad,
+                kept,
+                cpu::low_rank::BLOCK_ROWS,
+            )
         } else {
             crate::low_rank::backward(inputs, factors, rank_weights, grad)
         }

@@ -36,7 +36,7 @@ mod tests;
 
 pub use aggregate::{Adjacency, AggregationBackend, Csr, CsrError, Reduce};
 #[cfg(feature = "flex")]
-pub use cpu::release_buffers;
+pub use cpu::{low_rank::KEPT_PROJECTIONS_LIMIT, release_buffers};
 pub use low_rank::LowRankFusionGrads;
 pub use tensor_fusion::TensorFusionGrads;
 
@@ -111,15 +111,38 @@ pub trait FusionBackend: Backend {
         low_rank::forward(inputs, factors, rank_weights, bias)
     }
 
+    /// [`low_rank_fusion`](Self::low_rank_fusion) in a training step: the output, and
+    /// projections `P_m = ẑ_m · W_m^(i)` (`[R, B, O]`, per modality, `None` where not kept,
+    /// or an empty list) for [`low_rank_fusion_backward`](Self::low_rank_fusion_backward) to
+    /// reuse (it computes the others again). By default none are kept; flex keeps those of
+    /// modalities at least 256 wide, within 64 MiB. Used by `Autodiff<Self>`.
+    fn low_rank_fusion_keeping(
+        inputs: &[Tensor<Self, 2>],
+        factors: &[Tensor<Self, 3>],
+        rank_weights: Tensor<Self, 2>,
+        bias: Tensor<Self, 2>,
+    ) -> (Tensor<Self, 2>, Vec<Option<Tensor<Self, 3>>>) {
+        (
+            Self::low_rank_fusion(inputs, factors, rank_weights, bias),
+            Vec::new(),
+        )
+    }
+
     /// Gradients of [`low_rank_fusion`](Self::low_rank_fusion) with respect to every input,
-    /// factor, the rank weights and the bias, given `grad = ∂L/∂h` `[B, O]`. Used by
-    /// `Autodiff<Self>`.
+    /// factor, the rank weights and the bias, given `grad = ∂L/∂h` `[B, O]` and the
+    /// projections that [`low_rank_fusion_keeping`](Self::low_rank_fusion_keeping) kept
+    /// (`kept`). Used by `Autodiff<Self>`.
     fn low_rank_fusion_backward(
         inputs: &[Tensor<Self, 2>],
         factors: &[Tensor<Self, 3>],
         rank_weights: Tensor<Self, 2>,
         grad: Tensor<Self, 2>,
+        kept: &[Option<Tensor<Self, 3>>],
     ) -> LowRankFusionGrads<Self> {
+        debug_assert!(
+            kept.iter().all(Option::is_none),
+            "the generic backward pass reuses no projections"
+        );
         low_rank::backward(inputs, factors, rank_weights, grad)
     }
 }

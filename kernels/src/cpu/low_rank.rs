@@ -16,8 +16,11 @@
 //!           ∂ẑ_m[rows] += ∂P_m · W_m[r]ᵀ                ([c, O] × [O, d_m + 1])
 //! ```
 //!
-//! Same FLOPs as the GEMM formulation (the backward pass recomputes the projections), and
-//! no intermediate grows with the rank. The work is `PARTS` (12) runs of (rows, rank) tasks
+//! Same FLOPs as the GEMM formulation. In a training step the forward pass keeps the
+//! projections (`[R, B, O]`, [`forward_keeping`]) of the wide modalities, up to
+//! [`KEPT_PROJECTIONS_LIMIT`] bytes ([`keep_projections`]), and the backward pass copies its
+//! blocks from them; it computes the others again (half as many FLOPs again in the backward
+//! pass), so that no intermediate grows with the rank beyond the limit. The work is `PARTS` (12) runs of (rows, rank) tasks
 //! (`Work`), fixed by the sizes alone. A run's only batch-sized intermediate is its partial
 //! `h` (forward) or partial `∂ẑ_m` (backward) over the rows it touches, added up in run order
 //! as the runs finish (`merge_in_order`), so about one per thread
@@ -33,8 +36,8 @@ use burn::tensor::Tensor;
 
 use super::scratch::Scratch;
 use super::{
-    add_assign, column_sums, drop_constant, gemm_serial, merge_in_order, prepend_one, split_lengths,
-    tensor_of, vectorized, zeroed_output, Dense, Matrix, PARTS,
+    add_assign, column_sums, gemm_on, gemm_serial, merge_in_order, prepend_one, split_lengths, tensor_of,
+    vectorized, zeroed_output, Dense, Matrix, PARTS,
 };
 use crate::low_rank::LowRankFusionGrads;
 
@@ -109,14 +112,18 @@ struct Work {
     block_rows: usize,
 }
 
+/// One run's regions of one modality's kept projections, one per task of the run, or none.
+type Regions<'a> = Option<Vec<&'a mut [f32]>>;
+
 /// A block of rows and the ranks a thread works on for it.
 struct Unit {
     rows: Range<usize>,
     ranks: Range<usize>,
     /// The task of `ranks.start`, counted from the start of the run.
     first_task: usize,
-    /// Whether the block is the first of its split (the tasks' sums start there).
-    first_block: bool,
+    /// The rows of the split before the block (0: the first block, where the tasks' sums
+    /// start).
+    offset: usize,
 }
 
 /// Fewest rows in a split of the forward pass's batch (one full block): thinner GEMMs cost
@@ -159,6 +166,36 @@ impl Work {
             .collect()
     }
 
+    /// The kept projections (`[R, B, O]` per modality, or none) cut into the regions the
+    /// tasks write, `[run][modality][task of the run]`: task `(split, r)` writes the rows of
+    /// its split in `P_m[r]`, its block at `offset` rows into the region.
+    fn task_regions<'a>(
+        &self,
+        kept: &'a mut [Option<Vec<f32>>],
+        out: usize,
+        runs: &[Range<usize>],
+    ) -> Vec<Vec<Regions<'a>>> {
+        let mut regions: Vec<Vec<_>> = runs.iter().map(|_| Vec::new()).collect();
+        for projections in kept {
+            let Some(projections) = projections else {
+                regions.iter_mut().for_each(|mine| mine.push(None));
+                continue;
+            };
+            let mut tasks: Vec<Option<&mut [f32]>> = (0..self.splits * self.rank).map(|_| None).collect();
+            for (r, slab) in projections.chunks_exact_mut(self.batch * out).enumerate() {
+                let lengths = (0..self.splits).map(|split| self.split_rows(split).len() * out);
+                for (split, region) in split_lengths(slab, lengths).into_iter().enumerate() {
+                    tasks[split * self.rank + r] = Some(region);
+                }
+            }
+            let mut tasks = tasks.into_iter().flatten();
+            for (run, mine) in runs.iter().zip(regions.iter_mut()) {
+                mine.push(Some(tasks.by_ref().take(run.len()).collect()));
+            }
+        }
+        regions
+    }
+
     /// The rows of a split.
     fn split_rows(&self, split: usize) -> Range<usize> {
         split * self.batch / self.splits..(split + 1) * self.batch / self.splits
@@ -191,9 +228,42 @@ impl Work {
                 rows: start..(start + self.block_rows).min(end),
                 ranks: ranks.clone(),
                 first_task: tasks.start - run.start,
-                first_block: start == first,
+                offset: start - first,
             })
         })
+    }
+}
+
+/// The most memory, in bytes, a training step's forward pass keeps projections in
+/// ([`keep_projections`]): 64 MiB. Larger steps compute them again in the backward pass,
+/// so that no intermediate grows with the rank beyond it.
+pub const KEPT_PROJECTIONS_LIMIT: usize = 64 << 20;
+
+/// The narrowest modality whose projections are kept (`d_m + 1` ≥ 256): a narrower one's
+/// projections cost less to compute again (`2 (d_m + 1)` FLOPs per value) than to write to
+/// memory and read back (measured: keeping all three of 33, 33 and 129 made the step at
+/// 32/32/128 rank 32 batch 256 about 10 % slower, keeping both of 1025 and 1025 made it
+/// about 1.3× faster).
+pub const KEPT_MIN_WIDTH: usize = 256;
+
+/// Which modalities' projections a training step keeps: those at least [`KEPT_MIN_WIDTH`]
+/// wide, unless theirs `[R, B, O]` add up to more than [`KEPT_PROJECTIONS_LIMIT`] bytes.
+pub fn keep_projections(inputs: &[Tensor<Flex, 2>], factors: &[Tensor<Flex, 3>]) -> Vec<bool> {
+    let batch = inputs.first().map_or(0, |z| z.dims()[0]);
+    let wide: Vec<bool> = factors.iter().map(|f| f.dims()[1] >= KEPT_MIN_WIDTH).collect();
+    let bytes: usize = factors
+        .iter()
+        .zip(&wide)
+        .filter(|(_, &wide)| wide)
+        .map(|(f, _)| {
+            let [rank, _, out] = f.dims();
+            rank * batch * out * std::mem::size_of::<f32>()
+        })
+        .sum();
+    if bytes <= KEPT_PROJECTIONS_LIMIT {
+        wide
+    } else {
+        vec![false; factors.len()]
     }
 }
 
@@ -207,22 +277,42 @@ pub fn forward(
     bias: Tensor<Flex, 2>,
     block_rows: usize,
 ) -> Tensor<Flex, 2> {
+    forward_keeping(inputs, factors, rank_weights, bias, block_rows, &[]).0
+}
+
+/// [`forward`], and the projections `P_m = ẑ_m · W_m[r]` it computes on the way,
+/// `[R, B, O]`, of each modality `m` where `keep[m]` (`None` for the others and where `keep`
+/// is shorter), for [`backward`]. Keeping costs their memory and a write of each, no
+/// arithmetic.
+pub fn forward_keeping(
+    inputs: &[Tensor<Flex, 2>],
+    factors: &[Tensor<Flex, 3>],
+    rank_weights: Tensor<Flex, 2>,
+    bias: Tensor<Flex, 2>,
+    block_rows: usize,
+    keep: &[bool],
+) -> (Tensor<Flex, 2>, Vec<Option<Tensor<Flex, 3>>>) {
     let batch = inputs[0].dims()[0];
     let [rank, _, out] = factors[0].dims();
     let weights = Dense::new(rank_weights);
     let modalities = Modality::all(inputs, factors);
     let work = Work::forward(batch, rank, block_rows);
+    let runs = work.runs();
     let bias = Dense::new(bias);
     let mut h = vec![0.0; batch * out];
     for row in h.chunks_exact_mut(out) {
         row.copy_from_slice(bias.values());
     }
+    let mut kept: Vec<Option<Vec<f32>>> = (0..modalities.len())
+        .map(|m| (keep.get(m) == Some(&true) && batch * out > 0).then(|| zeroed_output(rank * batch * out)))
+        .collect();
+    let regions = work.task_regions(&mut kept, out, &runs);
     let add_run = |(rows, partial): (Range<usize>, Scratch)| {
         add_assign(&mut h[rows.start * out..rows.end * out], &partial);
     };
     merge_in_order(
-        work.runs(),
-        |tasks| {
+        runs.into_iter().zip(regions).collect(),
+        |(tasks, mut regions): (Range<usize>, Vec<Regions<'_>>)| {
             // One pooled buffer per run: its partial h over its rows, the product and a
             // projection `[c, O]`.
             let own = work.rows_of(&tasks);
@@ -230,19 +320,31 @@ pub fn forward(
             let mut buffer = Scratch::new(own.len() * out + 2 * block);
             let (h, rest) = buffer.split_at_mut(own.len() * out);
             let (product, projection) = rest.split_at_mut(block);
-            for Unit { rows, ranks, .. } in work.units(tasks) {
+            for Unit {
+                rows,
+                ranks,
+                first_task,
+                offset,
+            } in work.units(tasks)
+            {
                 let len = rows.len() * out;
                 let (product, projection) = (&mut product[..len], &mut projection[..len]);
                 let h_rows = &mut h[(rows.start - own.start) * out..(rows.end - own.start) * out];
                 for (i, r) in ranks.enumerate() {
+                    // product = Π_m P_m, each P_m computed into the kept projections, or
+                    // into `product` (the first) or `projection`.
                     for (m, modality) in modalities.iter().enumerate() {
-                        let target = if m == 0 { &mut *product } else { &mut *projection };
-                        modality.project(r, &rows, out, target);
-                        if m > 0 {
-                            vectorized(
-                                #[inline(always)]
-                                || product.iter_mut().zip(&*projection).for_each(|(p, x)| *p *= x),
-                            );
+                        match regions[m].as_mut() {
+                            Some(tasks) => {
+                                let kept = &mut tasks[first_task + i][offset * out..][..len];
+                                modality.project(r, &rows, out, kept);
+                                multiply(m, product, kept);
+                            }
+                            None if m == 0 => modality.project(r, &rows, out, product),
+                            None => {
+                                modality.project(r, &rows, out, projection);
+                                multiply(m, product, projection);
+                            }
                         }
                     }
                     let w = weights.values()[r];
@@ -264,22 +366,50 @@ pub fn forward(
         },
         add_run,
     );
-    tensor_of(h, [batch, out])
+    let kept = kept
+        .into_iter()
+        .map(|values| values.map(|values| tensor_of(values, [rank, batch, out])))
+        .collect();
+    (tensor_of(h, [batch, out]), kept)
+}
+
+/// `[w, B]` -> `[B, w - 1]`: ∂ẑᵀ to ∂z, dropping the gradient of the constant 1 (row 0).
+fn transpose_dropping_constant(hat_grad: &[f32], width: usize, batch: usize) -> Vec<f32> {
+    let mut grad = Vec::with_capacity(batch * (width - 1));
+    for b in 0..batch {
+        grad.extend((1..width).map(|i| hat_grad[i * batch + b]));
+    }
+    grad
+}
+
+/// `product = projection` for the first modality (`m = 0`), `product *= projection` after.
+fn multiply(m: usize, product: &mut [f32], projection: &[f32]) {
+    if m == 0 {
+        product.copy_from_slice(projection);
+    } else {
+        vectorized(
+            #[inline(always)]
+            || product.iter_mut().zip(projection).for_each(|(p, x)| *p *= x),
+        );
+    }
 }
 
 /// Backward pass: the gradients of every input of [`forward`] given `∂L/∂h` `[B, O]`, in
-/// blocks of rows as in [`forward`].
+/// blocks of rows as in [`forward`]. `kept`: the projections [`forward_keeping`] kept (per
+/// modality, or none); the others are computed again.
 pub fn backward(
     inputs: &[Tensor<Flex, 2>],
     factors: &[Tensor<Flex, 3>],
     rank_weights: Tensor<Flex, 2>,
     grad: Tensor<Flex, 2>,
+    kept: &[Option<Tensor<Flex, 3>>],
     block_rows: usize,
 ) -> LowRankFusionGrads<Flex> {
     let batch = inputs[0].dims()[0];
     let [rank, _, out] = factors[0].dims();
     let weights = Dense::new(rank_weights);
     let grad = Dense::new(grad);
+    let kept: Vec<Option<Dense>> = kept.iter().map(|p| p.clone().map(Dense::new)).collect();
     let dh = grad.values();
     let modalities = Modality::all(inputs, factors);
     let work = Work::backward(batch, rank, block_rows);
@@ -301,29 +431,27 @@ pub fn backward(
             slab.push(mine);
         }
     }
-    // The runs' partial ∂ẑ_m (over their rows) and ∂w, added up in run order as the runs
-    // finish.
+    // The runs' partial ∂ẑ_mᵀ `[w_m, own rows]` and ∂w, added up in run order as the runs
+    // finish, into ∂ẑ_mᵀ `[w_m, B]`. Transposed, ∂ẑ_m[rows]ᵀ = W_m[r] · ∂P_mᵀ is a GEMM whose
+    // left operand is row-major, about 1.3× faster than ∂P_m · W_m[r]ᵀ at the wide shapes.
     let widths: Vec<usize> = modalities.iter().map(|m| m.width).collect();
     let width_sum: usize = widths.iter().sum();
     let mut hat_grads: Vec<Vec<f32>> = widths.iter().map(|w| vec![0.0; batch * w]).collect();
     let mut rank_weights_grad = vec![0.0; rank];
     let add_run = |(rows, partial, rank_grads): (Range<usize>, Scratch, Vec<f32>)| {
-        let parts = &partial[..rows.len() * width_sum];
-        let mut start = 0;
-        for (total, width) in hat_grads.iter_mut().zip(&widths) {
-            let len = rows.len() * width;
-            add_assign(
-                &mut total[rows.start * width..rows.end * width],
-                &parts[start..start + len],
-            );
-            start += len;
+        let own = rows.len();
+        let mut parts = partial[..own * width_sum].chunks_exact(own.max(1));
+        for total in &mut hat_grads {
+            for (total, part) in total.chunks_exact_mut(batch).zip(parts.by_ref()) {
+                add_assign(&mut total[rows.clone()], part);
+            }
         }
         add_assign(&mut rank_weights_grad, &rank_grads);
     };
     merge_in_order(
         runs.into_iter().zip(slabs).collect(),
         |(tasks, mut slabs): (Range<usize>, Vec<&mut [f32]>)| {
-            // One pooled buffer per run: the partial ∂ẑ_m over its rows, the projections
+            // One pooled buffer per run: the partial ∂ẑ_mᵀ over its rows, the projections
             // `[c, O]` and the rows' originals `[M, O]`.
             let own = work.rows_of(&tasks);
             let block = work.block_rows.min(batch) * out;
@@ -332,23 +460,27 @@ pub fn backward(
             let mut rank_grads = vec![0.0f32; rank];
             let (hats, rest) = buffer.split_at_mut(hats_len);
             let mut hat_grads = split_lengths(hats, widths.iter().map(|w| own.len() * w));
-            let (projections, kept) = rest.split_at_mut(modalities.len() * block);
+            let (projections, originals) = rest.split_at_mut(modalities.len() * block);
             let mut projections: Vec<&mut [f32]> = projections.chunks_exact_mut(block).collect();
             for Unit {
                 rows,
                 ranks,
                 first_task,
-                first_block,
+                offset,
             } in work.units(tasks)
             {
                 let len = rows.len() * out;
                 let dh_rows = &dh[rows.start * out..rows.end * out];
                 for (i, (task, r)) in (first_task..).zip(ranks).enumerate() {
                     let mut block: Vec<&mut [f32]> = projections.iter_mut().map(|p| &mut p[..len]).collect();
-                    for (modality, projection) in modalities.iter().zip(block.iter_mut()) {
-                        modality.project(r, &rows, out, projection);
+                    for (m, (modality, projection)) in modalities.iter().zip(block.iter_mut()).enumerate() {
+                        match kept.get(m).and_then(Option::as_ref) {
+                            Some(p) => projection
+                                .copy_from_slice(&p.values()[(r * batch + rows.start) * out..][..len]),
+                            None => modality.project(r, &rows, out, projection),
+                        }
                     }
-                    rank_grads[r] += projection_grads(&mut block, dh_rows, weights.values()[r], kept);
+                    rank_grads[r] += projection_grads(&mut block, dh_rows, weights.values()[r], originals);
                     for (m, (modality, dp)) in modalities.iter().zip(&block).enumerate() {
                         let dp = Matrix::rows(dp, out);
                         let size = modality.width * out;
@@ -359,22 +491,22 @@ pub fn backward(
                             out,
                             rows.len(),
                             &mut slabs[m][task * size..(task + 1) * size],
-                            !first_block,
+                            offset > 0,
                             modality.hat_rows(&rows).transposed(),
                             dp,
                         );
-                        // Written by each row's first rank in the run (every row has one).
-                        let local = rows.start - own.start..rows.end - own.start;
-                        let hat_grad =
-                            &mut hat_grads[m][local.start * modality.width..local.end * modality.width];
-                        gemm_serial(
-                            rows.len(),
+                        // ∂ẑ_m[rows]ᵀ, columns `rows - own.start` of the run's `[w_m, own]`,
+                        // written by each row's first rank in the run (every row has one).
+                        gemm_on(
+                            gemm::Parallelism::None,
                             modality.width,
+                            rows.len(),
                             out,
-                            hat_grad,
+                            &mut hat_grads[m][rows.start - own.start..],
+                            own.len(),
                             i > 0,
-                            dp,
-                            modality.factor(r, out).transposed(),
+                            modality.factor(r, out),
+                            dp.transposed(),
                         );
                     }
                 }
@@ -388,7 +520,7 @@ pub fn backward(
         .zip(&hat_grads)
         .map(|(modality, hat_grad)| {
             tensor_of(
-                drop_constant(hat_grad, modality.width),
+                transpose_dropping_constant(hat_grad, modality.width, batch),
                 [batch, modality.width - 1],
             )
         })
@@ -420,10 +552,10 @@ pub fn backward(
 /// share of `∂w_r = Σ_{b,o} ∂h[b, o] · Π_m P_m[b, o]`.
 ///
 /// Per row, the products of the projections before `m` are formed going forward and those
-/// after `m` coming back (no division, so zeros are exact); `kept` `[M, O]` holds the
+/// after `m` coming back (no division, so zeros are exact); `originals` `[M, O]` holds the
 /// row's original projections meanwhile.
-fn projection_grads(projections: &mut [&mut [f32]], dh: &[f32], w: f32, kept: &mut [f32]) -> f32 {
-    let out = kept.len() / projections.len();
+fn projection_grads(projections: &mut [&mut [f32]], dh: &[f32], w: f32, originals: &mut [f32]) -> f32 {
+    let out = originals.len() / projections.len();
     let (mut running, mut sums) = (vec![0.0f32; out], vec![0.0f32; out]);
     vectorized(
         #[inline(always)]
@@ -432,19 +564,19 @@ fn projection_grads(projections: &mut [&mut [f32]], dh: &[f32], w: f32, kept: &m
                 let columns = b * out..(b + 1) * out;
                 // Forward: P_m <- ∂h · Π_{n<m} P_n, running <- ∂h · Π_{n≤m} P_n.
                 running.copy_from_slice(dh_row);
-                for (p, kept) in projections.iter_mut().zip(kept.chunks_exact_mut(out)) {
+                for (p, original) in projections.iter_mut().zip(originals.chunks_exact_mut(out)) {
                     let p = &mut p[columns.clone()];
-                    kept.copy_from_slice(p);
+                    original.copy_from_slice(p);
                     p.copy_from_slice(&running);
-                    running.iter_mut().zip(&*kept).for_each(|(x, k)| *x *= k);
+                    running.iter_mut().zip(&*original).for_each(|(x, k)| *x *= k);
                 }
                 sums.iter_mut().zip(&running).for_each(|(s, x)| *s += x);
                 // Backward: P_m <- P_m · w · Π_{n>m} P_n.
                 running.fill(w);
-                for (p, kept) in projections.iter_mut().zip(kept.chunks_exact(out)).rev() {
+                for (p, original) in projections.iter_mut().zip(originals.chunks_exact(out)).rev() {
                     let p = &mut p[columns.clone()];
                     p.iter_mut().zip(&running).for_each(|(p, x)| *p *= x);
-                    running.iter_mut().zip(kept).for_each(|(x, k)| *x *= k);
+                    running.iter_mut().zip(original).for_each(|(x, k)| *x *= k);
                 }
             }
         },
@@ -454,7 +586,35 @@ fn projection_grads(projections: &mut [&mut [f32]], dh: &[f32], w: f32, kept: &m
 
 #[cfg(test)]
 mod tests {
-    use super::{Work, MIN_SPLIT_ROWS, PARTS};
+    use burn::backend::Flex;
+    use burn::tensor::Tensor;
+
+    use super::{keep_projections, Work, KEPT_MIN_WIDTH, KEPT_PROJECTIONS_LIMIT, MIN_SPLIT_ROWS, PARTS};
+
+    /// The wide modalities' projections are kept, the narrow ones' not, and none when the
+    /// wide ones' `[R, B, O]` exceed the limit.
+    #[test]
+    fn keeps_the_projections_of_wide_modalities_within_the_limit() {
+        let device = Default::default();
+        let keep = |batch: usize, widths: &[usize], rank: usize, out: usize| {
+            let inputs: Vec<Tensor<Flex, 2>> = widths
+                .iter()
+                .map(|&w| Tensor::zeros([batch, w - 1], &device))
+                .collect();
+            let factors: Vec<Tensor<Flex, 3>> = widths
+                .iter()
+                .map(|&w| Tensor::zeros([rank, w, out], &device))
+                .collect();
+            keep_projections(&inputs, &factors)
+        };
+        let (wide, narrow) = (KEPT_MIN_WIDTH, KEPT_MIN_WIDTH - 1);
+        assert_eq!(keep(4, &[wide, narrow, 2 * wide], 3, 5), [true, false, true]);
+        // The wide ones' projections at exactly the limit, then one row more.
+        let (rank, out) = (16, 1024);
+        let rows = KEPT_PROJECTIONS_LIMIT / (2 * rank * out * 4);
+        assert_eq!(keep(rows, &[wide, narrow, wide], rank, out), [true, false, true]);
+        assert_eq!(keep(rows + 1, &[wide, narrow, wide], rank, out), [false; 3]);
+    }
 
     /// Every run's units cover exactly the rows its partial sums hold, each task is in one
     /// run, and the runs are as many as the parts (or the tasks).

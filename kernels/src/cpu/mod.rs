@@ -189,15 +189,17 @@ fn gemm(m: usize, n: usize, k: usize, out: &mut [f32], accumulate: bool, a: Matr
     } else {
         gemm::Parallelism::None
     };
-    gemm_on(parallelism, m, n, k, out, accumulate, a, b);
+    gemm_on(parallelism, m, n, k, out, n, accumulate, a, b);
 }
 
 /// `out[m × n] (+)= a[m × k] · b[k × n]` on the calling thread, for work that is already
 /// spread over the rayon pool.
 fn gemm_serial(m: usize, n: usize, k: usize, out: &mut [f32], accumulate: bool, a: Matrix, b: Matrix) {
-    gemm_on(gemm::Parallelism::None, m, n, k, out, accumulate, a, b);
+    gemm_on(gemm::Parallelism::None, m, n, k, out, n, accumulate, a, b);
 }
 
+/// `out[m × n] (+)= a[m × k] · b[k × n]`, the rows of `out` `out_row_stride` apart (`n`, or
+/// more for a block of columns of a wider matrix).
 #[allow(clippy::too_many_arguments)]
 fn gemm_on(
     parallelism: gemm::Parallelism,
@@ -205,11 +207,16 @@ fn gemm_on(
     n: usize,
     k: usize,
     out: &mut [f32],
+    out_row_stride: usize,
     accumulate: bool,
     a: Matrix,
     b: Matrix,
 ) {
-    assert!(out.len() >= m * n, "gemm: output too small");
+    assert!(n <= out_row_stride || m <= 1, "gemm: output rows overlap");
+    assert!(
+        m == 0 || n == 0 || (m - 1) * out_row_stride + n <= out.len(),
+        "gemm: output too small"
+    );
     assert!(m == 0 || k == 0 || (m - 1) * a.row_stride + (k - 1) * a.col_stride < a.values.len());
     assert!(k == 0 || n == 0 || (k - 1) * b.row_stride + (n - 1) * b.col_stride < b.values.len());
     // SAFETY: the asserts above keep every index the strides reach inside the slices, and
@@ -221,7 +228,7 @@ fn gemm_on(
             k,
             out.as_mut_ptr(),
             1,
-            n as isize,
+            out_row_stride as isize,
             accumulate,
             a.values.as_ptr(),
             a.col_stride as isize,
@@ -314,14 +321,6 @@ fn add_assign(total: &mut [f32], part: &[f32]) {
         #[inline(always)]
         || total.iter_mut().zip(part).for_each(|(t, p)| *t += p),
     );
-}
-
-/// `[rows, d + 1]` -> `[rows, d]`: drops the gradient of the constant 1.
-fn drop_constant(hat_grad: &[f32], width: usize) -> Vec<f32> {
-    hat_grad
-        .chunks_exact(width)
-        .flat_map(|row| row[1..].iter().copied())
-        .collect()
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@ fn tensor_fusion_chunks_match_composite() {
 
 /// Flex's low-rank fusion works in blocks of rows, and splits each rank's rows between
 /// runs of tasks when there are fewer ranks than parts: every block size (down to one row),
-/// rank 1 (its rows split) and rank 3 give the composite's output and gradients.
+/// rank 1 (its rows split) and rank 3 give the composite's output and gradients, with the
+/// backward pass computing the projections again or reading those the forward pass kept
+/// (in blocks of another size: the kept layout does not follow the partition).
 #[test]
 fn low_rank_blocks_match_composite() {
     type B = Autodiff<Flex>;
@@ -34,20 +36,42 @@ fn low_rank_blocks_match_composite() {
         let factors: Vec<_> = factors.iter().map(|f| f.clone().inner()).collect();
         let (rank_weights, bias) = (rank_weights.clone().inner(), bias.clone().inner());
         // One row per block, two rows (a ragged last block), one block.
-        for block_rows in [1, 2, batch] {
-            let output = flex_lmf::forward(&inner, &factors, rank_weights.clone(), bias.clone(), block_rows);
-            let grad = loss_weights([batch, out], &device);
-            let grads = flex_lmf::backward(&inner, &factors, rank_weights.clone(), grad, block_rows);
-            let flat = |t: Tensor<Flex, 3>| t.flatten::<2>(0, 1);
-            let blocked = [output]
-                .into_iter()
-                .chain(grads.inputs)
-                .chain(grads.factors.into_iter().map(flat))
-                .chain([grads.rank_weights, grads.bias])
-                .map(to_f64);
-            for ((name, want), actual) in reference.0.iter().zip(blocked) {
-                let case = format!("rank {rank}, blocks of {block_rows} rows: {name}");
-                assert_close(&case, &actual, want, 1e-5);
+        for (block_rows, backward_rows) in [(1, 2), (2, batch), (batch, 1)] {
+            // None, some and all of the modalities' projections kept.
+            for keep in [vec![], vec![false, true, false], vec![true; dims.len()]] {
+                let (output, kept) = flex_lmf::forward_keeping(
+                    &inner,
+                    &factors,
+                    rank_weights.clone(),
+                    bias.clone(),
+                    block_rows,
+                    &keep,
+                );
+                let kept_modalities: Vec<bool> = kept.iter().map(Option::is_some).collect();
+                assert_eq!(
+                    kept_modalities,
+                    (0..dims.len())
+                        .map(|m| keep.get(m) == Some(&true))
+                        .collect::<Vec<_>>()
+                );
+                let keep = format!("{keep:?}");
+                let backward_rows = if keep == "[]" { block_rows } else { backward_rows };
+                let grad = loss_weights([batch, out], &device);
+                let grads =
+                    flex_lmf::backward(&inner, &factors, rank_weights.clone(), grad, &kept, backward_rows);
+                let flat = |t: Tensor<Flex, 3>| t.flatten::<2>(0, 1);
+                let blocked = [output]
+                    .into_iter()
+                    .chain(grads.inputs)
+                    .chain(grads.factors.into_iter().map(flat))
+                    .chain([grads.rank_weights, grads.bias])
+                    .map(to_f64);
+                for ((name, want), actual) in reference.0.iter().zip(blocked) {
+                    let case = format!(
+                        "rank {rank}, blocks of {block_rows} and {backward_rows} rows, projections kept: {keep}: {name}"
+                    );
+                    assert_close(&case, &actual, want, 1e-5);
+                }
             }
         }
     }
@@ -89,12 +113,28 @@ fn fused_ops_are_bit_identical_for_any_thread_count() {
                 let (factors, rank_weights, bias) = parameters::<Flex>(10, &dims, out, rank, &device);
                 let grad = tensor::<Flex, 2>(22, [batch, out], &device);
                 let block = flex_lmf::BLOCK_ROWS;
-                let h = flex_lmf::forward(&inputs, &factors, rank_weights.clone(), bias, block);
-                let g = flex_lmf::backward(&inputs, &factors, rank_weights, grad, block);
-                let factor_grads = g.factors.into_iter().map(flat3).collect();
-                results.push(bits(
-                    [vec![h, g.rank_weights, g.bias], g.inputs, factor_grads].concat(),
-                ));
+                for keep in [vec![], vec![true, false, true]] {
+                    let (h, kept) = flex_lmf::forward_keeping(
+                        &inputs,
+                        &factors,
+                        rank_weights.clone(),
+                        bias.clone(),
+                        block,
+                        &keep,
+                    );
+                    let g = flex_lmf::backward(
+                        &inputs,
+                        &factors,
+                        rank_weights.clone(),
+                        grad.clone(),
+                        &kept,
+                        block,
+                    );
+                    let factor_grads = g.factors.into_iter().map(flat3).collect();
+                    results.push(bits(
+                        [vec![h, g.rank_weights, g.bias], g.inputs, factor_grads].concat(),
+                    ));
+                }
             }
             results
         })

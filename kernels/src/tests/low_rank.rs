@@ -45,8 +45,11 @@ pub(super) fn outcome<B: AutodiffBackend>(
     Outcome::new(output, tracked)
 }
 
+/// The shared shapes, and one with a modality wide enough for flex to keep its projections
+/// in a training step (`cpu::low_rank::keep_projections`).
 fn fused_vs_composite<B: TestBackend>(device: &B::Device) {
-    for (i, (dims, out, batches)) in shapes().enumerate() {
+    let wide = (vec![300, 7], 5, [3, 37].as_slice());
+    for (i, (dims, out, batches)) in shapes().chain([wide]).enumerate() {
         for rank in [1, 3, 64] {
             let parameters = parameters::<B>(17 + 20 * i as u64, &dims, out, rank, device);
             for &batch in batches {
