@@ -36,7 +36,7 @@ mod tests;
 
 pub use aggregate::{Adjacency, AggregationBackend, Csr, CsrError, Reduce};
 #[cfg(feature = "flex")]
-pub use cpu::{low_rank::KEPT_PROJECTIONS_LIMIT, release_buffers};
+pub use cpu::release_buffers;
 pub use low_rank::LowRankFusionGrads;
 pub use tensor_fusion::TensorFusionGrads;
 

@@ -13,16 +13,18 @@
 //! backward: ∂P_m = ∂h · w_r · Π_{n≠m} P_n              (in place, prefix and suffix products)
 //!           ∂w_r += Σ_{b,o} ∂h · Π_m P_m
 //!           ∂W_m[r] += ẑ_m[rows]ᵀ · ∂P_m                ([d_m + 1, c] × [c, O])
-//!           ∂ẑ_m[rows] += ∂P_m · W_m[r]ᵀ                ([c, O] × [O, d_m + 1])
+//!           ∂ẑ_m[rows]ᵀ += W_m[r] · ∂P_mᵀ               ([d_m + 1, O] × [O, c])
 //! ```
 //!
 //! Same FLOPs as the GEMM formulation. In a training step the forward pass keeps the
 //! projections (`[R, B, O]`, [`forward_keeping`]) of the wide modalities, up to
 //! [`KEPT_PROJECTIONS_LIMIT`] bytes ([`keep_projections`]), and the backward pass copies its
 //! blocks from them; it computes the others again (half as many FLOPs again in the backward
-//! pass), so that no intermediate grows with the rank beyond the limit. The work is `PARTS` (12) runs of (rows, rank) tasks
+//! pass), so that no intermediate grows with the rank beyond the limit. The input gradients
+//! are accumulated transposed (`∂ẑ_mᵀ`, transposed once at the end): that GEMM's left
+//! operand is then row-major. The work is `PARTS` (12) runs of (rows, rank) tasks
 //! (`Work`), fixed by the sizes alone. A run's only batch-sized intermediate is its partial
-//! `h` (forward) or partial `∂ẑ_m` (backward) over the rows it touches, added up in run order
+//! `h` (forward) or partial `∂ẑ_mᵀ` (backward) over the rows it touches, added up in run order
 //! as the runs finish (`merge_in_order`), so about one per thread
 //! is alive at a time. The forward pass splits a large batch into runs that own whole rows
 //! (no sum over ranks is cut); the backward pass splits the ranks first, and the rows only
