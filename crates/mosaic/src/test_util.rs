@@ -12,6 +12,33 @@ use mosaic::interop::{NamedTensor, PytorchWeights, WeightStore};
 use mosaic::Result;
 pub use mosaic_kernels::testing::*;
 
+/// The first `rows` rows of `entries`' matrix, as an adjacency `[rows, cols]` (a block of a
+/// graph of `cols` nodes whose targets are its first `rows` nodes).
+pub fn first_rows<B: mosaic_kernels::AggregationBackend>(
+    entries: &mosaic_data::graph::Entries,
+    rows: usize,
+    cols: usize,
+    device: &B::Device,
+) -> mosaic_kernels::Adjacency<B> {
+    let keep: Vec<usize> = (0..entries.targets.len())
+        .filter(|&k| (entries.targets[k] as usize) < rows)
+        .collect();
+    let pick = |v: &[u32]| keep.iter().map(|&k| v[k]).collect::<Vec<_>>();
+    let weights = entries
+        .weights
+        .as_ref()
+        .map(|w| keep.iter().map(|&k| w[k]).collect::<Vec<_>>());
+    let csr = mosaic_kernels::Csr::from_entries(
+        rows,
+        cols,
+        &pick(&entries.targets),
+        &pick(&entries.sources),
+        weights.as_deref(),
+    )
+    .expect("the kept entries of a valid matrix");
+    mosaic_kernels::Adjacency::new(csr, device)
+}
+
 /// The reference backend: ndarray in f64 where [`reference_device`] set the dtype policy.
 pub type Reference = burn::backend::Autodiff<burn::backend::NdArray<f64>>;
 

@@ -214,18 +214,7 @@ fn graph_layers() {
     let graph = community_graph(&config).unwrap();
     // The first `rows` rows of the graph's matrix with `normalization`.
     let block = |normalization, rows: usize| -> Adjacency<Reference> {
-        let e = graph.entries(normalization);
-        let keep: Vec<usize> = (0..e.targets.len())
-            .filter(|&k| (e.targets[k] as usize) < rows)
-            .collect();
-        let pick = |v: &[u32]| keep.iter().map(|&k| v[k]).collect::<Vec<_>>();
-        let weights = e
-            .weights
-            .as_ref()
-            .map(|w| keep.iter().map(|&k| w[k]).collect::<Vec<_>>());
-        let csr =
-            Csr::from_entries(rows, 12, &pick(&e.targets), &pick(&e.sources), weights.as_deref()).unwrap();
-        Adjacency::new(csr, &device)
+        first_rows(&graph.entries(normalization), rows, 12, &device)
     };
     let x = [tensor::<Reference, 2>(6, [12, 4], &device)];
     let gcn = GcnConvConfig::new(4, 3).init::<Reference>(&device).unwrap();

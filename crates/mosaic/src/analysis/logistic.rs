@@ -114,9 +114,6 @@ impl<'a> Objective<'a> {
             }
             x = next;
             lipschitz = (lipschitz * 0.9).max(1e-6);
-            if momentum == 1.0 && self.value_and_gradient(&x).1.iter().all(|g| g.abs() < TOLERANCE) {
-                break;
-            }
         }
         x
     }

@@ -35,6 +35,18 @@ pub struct LinearProbe {
     pub valid_accuracy: Option<f64>,
 }
 
+/// A ridge or L2 strength: finite and at least 0.
+fn check_lambda(lambda: f64) -> Result<()> {
+    if lambda.is_finite() && lambda >= 0.0 {
+        Ok(())
+    } else {
+        Err(MosaicError::invalid(
+            WHAT,
+            format!("lambda is {lambda}, expected a finite value ≥ 0"),
+        ))
+    }
+}
+
 fn check_labels(x: &Matrix, labels: &[usize], classes: usize) -> Result<()> {
     if x.rows() != labels.len() {
         return Err(MosaicError::invalid(
@@ -184,12 +196,7 @@ impl LinearProbe {
     /// Labels that do not match the rows or are not below `classes`, no examples, or a
     /// negative or non-finite `lambda` (or 0 with collinear columns).
     pub fn fit(x: &Matrix, labels: &[usize], classes: usize, lambda: f64) -> Result<LinearProbe> {
-        if !(lambda.is_finite() && lambda >= 0.0) {
-            return Err(MosaicError::invalid(
-                WHAT,
-                format!("lambda is {lambda}, expected a finite value ≥ 0"),
-            ));
-        }
+        check_lambda(lambda)?;
         Gram::new(x, labels, classes)?.fit(lambda)
     }
 
@@ -200,12 +207,7 @@ impl LinearProbe {
     /// # Errors
     /// As [`fit`](Self::fit).
     pub fn fit_logistic(x: &Matrix, labels: &[usize], classes: usize, lambda: f64) -> Result<LinearProbe> {
-        if !(lambda.is_finite() && lambda >= 0.0) {
-            return Err(MosaicError::invalid(
-                WHAT,
-                format!("lambda is {lambda}, expected a finite value ≥ 0"),
-            ));
-        }
+        check_lambda(lambda)?;
         check_labels(x, labels, classes)?;
         let (mean, scale, standard) = standardise(x)?;
         let mut theta = Objective::new(&standard, labels, classes, lambda).minimise();

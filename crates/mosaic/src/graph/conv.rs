@@ -319,23 +319,7 @@ mod tests {
 
     /// The first `rows` rows of `entries`' matrix, as an adjacency `[rows, NODES]`.
     fn block<B: AggregationBackend>(entries: &Entries, rows: usize, device: &B::Device) -> Adjacency<B> {
-        let keep: Vec<usize> = (0..entries.targets.len())
-            .filter(|&k| (entries.targets[k] as usize) < rows)
-            .collect();
-        let pick = |v: &[u32]| keep.iter().map(|&k| v[k]).collect::<Vec<_>>();
-        let weights = entries
-            .weights
-            .as_ref()
-            .map(|w| keep.iter().map(|&k| w[k]).collect::<Vec<_>>());
-        let csr = Csr::from_entries(
-            rows,
-            NODES,
-            &pick(&entries.targets),
-            &pick(&entries.sources),
-            weights.as_deref(),
-        )
-        .unwrap();
-        Adjacency::new(csr, device)
+        first_rows(entries, rows, NODES, device)
     }
 
     /// Row `t` of the output, by dense loops in f64: the weighted sum, or the maximum, of

@@ -1,7 +1,7 @@
 //! A layer's input: node features as a dense tensor, or as a sparse matrix (bag-of-words
 //! features such as Cora's, 1.3% non-zero), multiplied by the aggregation op.
 
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::Tensor;
 use mosaic_kernels::{Adjacency, AggregationBackend, Csr, Reduce};
 
 use crate::rng::SplitMix64;
@@ -42,11 +42,7 @@ impl<B: AggregationBackend> NodeInput<B> {
             ));
         }
         Ok(match self {
-            NodeInput::Dense(x) => {
-                let indices: Vec<i64> = rows.iter().map(|&v| i64::from(v)).collect();
-                let indices = Tensor::<B, 1, Int>::from_data(TensorData::new(indices, [rows.len()]), device);
-                NodeInput::Dense(x.clone().select(0, indices))
-            }
+            NodeInput::Dense(x) => NodeInput::Dense(x.clone().select(0, super::indices::<B>(rows, device))),
             NodeInput::Sparse(x) => NodeInput::Sparse(Adjacency::new(select_rows(x.csr(), rows), device)),
         })
     }

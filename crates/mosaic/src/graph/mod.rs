@@ -39,7 +39,7 @@ pub use unsupervised::{
     fit_unsupervised, node_embeddings, probe_nodes, EmbeddingFit, NodeProbe, UnsupervisedTraining,
 };
 
-use burn::tensor::{ops::FloatElem, Tensor, TensorData};
+use burn::tensor::{backend::Backend, ops::FloatElem, Int, Tensor, TensorData};
 use mosaic_data::graph::{Block, Entries, Graph, Normalization};
 
 use crate::MosaicError;
@@ -162,6 +162,14 @@ pub fn block_adjacency<B: AggregationBackend>(
     )
     .map_err(|e| MosaicError::invalid("block adjacency", e.to_string()))?;
     Ok(Adjacency::new(csr, device))
+}
+
+/// `nodes` as an index tensor (for `select`).
+fn indices<B: Backend>(nodes: &[u32], device: &B::Device) -> Tensor<B, 1, Int> {
+    Tensor::from_data(
+        TensorData::new(nodes.iter().map(|&v| i64::from(v)).collect(), [nodes.len()]),
+        device,
+    )
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use mosaic_data::rng::SplitMix64;
 use mosaic_kernels::{Adjacency, AggregationBackend};
 
 use super::model::{NodeModel, NodeModelConfig};
-use super::{adjacency, block_adjacency, node_features, NodeInput};
+use super::{adjacency, block_adjacency, indices, node_features, NodeInput};
 use crate::batches::{seeded_glorot, Progress};
 use crate::MosaicError;
 
@@ -164,18 +164,13 @@ where
             adjacency: adjacency(graph, normalization, device)?,
             x: node_features(graph, device)?,
         },
-        Some(sampling) => {
-            // Refuse what blocks cannot serve before anything trains.
-            let lists = NeighbourLists::new(graph);
-            let probe = sample_blocks(&lists, &split.train[..1], &sampling.fanouts, seed)
-                .map_err(|e| MosaicError::invalid(WHAT, e.to_string()))?;
-            block_adjacency::<B>(&probe[0], normalization, device)?;
-            Steps::Sampled {
-                lists,
-                sampling: sampling.clone(),
-                x: node_features(graph, device)?,
-            }
-        }
+        // What blocks cannot serve is refused by the first batch's sampling, before the
+        // first optimizer step.
+        Some(sampling) => Steps::Sampled {
+            lists: NeighbourLists::new(graph),
+            sampling: sampling.clone(),
+            x: node_features(graph, device)?,
+        },
     };
     // The whole graph for evaluation, on the inner backend.
     let evaluation: Adjacency<B::InnerBackend> = super::adjacency(graph, normalization, device)?;
@@ -294,13 +289,6 @@ impl<B: AutodiffBackend + AggregationBackend> Steps<B> {
             }
         }
     }
-}
-
-fn indices<B: Backend>(nodes: &[u32], device: &B::Device) -> Tensor<B, 1, Int> {
-    Tensor::from_data(
-        TensorData::new(nodes.iter().map(|&v| v as i64).collect(), [nodes.len()]),
-        device,
-    )
 }
 
 /// The mean cross-entropy of `logits` (`[batch, C]`) against the labels of `batch`'s nodes.

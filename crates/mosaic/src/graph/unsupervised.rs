@@ -13,13 +13,13 @@ use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use burn::tensor::{ElementConversion, Tensor};
 use mosaic_data::graph::{walk_positives, Graph, NeighbourLists};
 use mosaic_data::rng::SplitMix64;
 use mosaic_kernels::AggregationBackend;
 
 use super::model::{NodeModel, NodeModelConfig};
-use super::{adjacency, node_features};
+use super::{adjacency, indices, node_features};
 use crate::analysis::probe::{logistic_probe, LinearProbe};
 use crate::analysis::Matrix;
 use crate::batches::{seeded_glorot, Progress};
@@ -61,13 +61,6 @@ pub struct EmbeddingFit<B: Backend> {
     pub model: NodeModel<B>,
     /// The objective `J` of every epoch.
     pub losses: Vec<f64>,
-}
-
-fn indices<B: Backend>(nodes: &[u32], device: &B::Device) -> Tensor<B, 1, Int> {
-    Tensor::from_data(
-        TensorData::new(nodes.iter().map(|&v| v as i64).collect(), [nodes.len()]),
-        device,
-    )
 }
 
 /// Trains `config`'s model (its outputs: the embeddings) on `graph` without labels,
