@@ -160,7 +160,7 @@ impl FusionBackend for burn::backend::Flex {
         }
     }
 
-    /// Keeps the projections of the wide modalities, within a memory limit
+    /// Keeps the projections, within a memory limit
     /// ([`keep_projections`](cpu::low_rank::keep_projections)).
     fn low_rank_fusion_keeping(
         inputs: &[Tensor<Self, 2>],

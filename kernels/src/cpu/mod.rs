@@ -29,6 +29,8 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
 use burn::tensor::{DType, Shape, Tensor, TensorData, TensorPrimitive};
 
+use scratch::Scratch;
+
 /// Frees the buffers this module keeps for reuse between calls (at most 128 MiB; see
 /// `scratch.rs`). For memory measurements that should count a call's intermediates, and
 /// for programs that want the memory back after their last fused call.
@@ -285,12 +287,12 @@ fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     pulp::Arch::new().dispatch(f)
 }
 
-/// `[1; z]` for every row of `z` `[rows, d]` (`d ≥ 1`): `[rows, d + 1]`.
-fn prepend_one(z: &[f32], d: usize) -> Vec<f32> {
-    let mut hat = Vec::with_capacity(z.len() / d * (d + 1));
-    for row in z.chunks_exact(d) {
-        hat.push(1.0);
-        hat.extend_from_slice(row);
+/// `[1; z]` for every row of `z` `[rows, d]` (`d ≥ 1`): `[rows, d + 1]`, in a pooled buffer.
+fn prepend_one(z: &[f32], d: usize) -> Scratch {
+    let mut hat = Scratch::new(z.len() / d * (d + 1));
+    for (row, hat) in z.chunks_exact(d).zip(hat.chunks_exact_mut(d + 1)) {
+        hat[0] = 1.0;
+        hat[1..].copy_from_slice(row);
     }
     hat
 }

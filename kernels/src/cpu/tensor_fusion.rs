@@ -50,7 +50,7 @@ impl Plan {
 }
 
 /// `ẑ_m` `[B, d_m + 1]` of every modality.
-fn hats(inputs: &[Tensor<Flex, 2>]) -> Vec<Vec<f32>> {
+fn hats(inputs: &[Tensor<Flex, 2>]) -> Vec<Scratch> {
     inputs
         .iter()
         .map(|z| {
@@ -61,7 +61,7 @@ fn hats(inputs: &[Tensor<Flex, 2>]) -> Vec<Vec<f32>> {
 }
 
 /// Writes `vec(ẑ_1[b] ⊗ … ⊗ ẑ_k[b])` into `row` (`k` = all modalities but the last).
-fn outer_row(hats: &[Vec<f32>], widths: &[usize], b: usize, row: &mut [f32]) {
+fn outer_row(hats: &[Scratch], widths: &[usize], b: usize, row: &mut [f32]) {
     row[0] = 1.0;
     let mut len = 1;
     for (hat, &w) in hats.iter().zip(widths) {
@@ -79,7 +79,7 @@ fn outer_row(hats: &[Vec<f32>], widths: &[usize], b: usize, row: &mut [f32]) {
 }
 
 /// `Z'` `[c, Q]` for the batch rows `range`.
-fn partial(plan: &Plan, hats: &[Vec<f32>], range: Range<usize>, z: &mut [f32]) {
+fn partial(plan: &Plan, hats: &[Scratch], range: Range<usize>, z: &mut [f32]) {
     let m = plan.widths.len() - 1;
     z.par_chunks_mut(plan.split.q)
         .zip(range)
@@ -356,7 +356,7 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Scratch {
 /// `∂ẑ_m[b, i] = Σ_{q : i_m(q) = i} ∂Z'[b, q] · Π_{n≠m} ẑ_n[b, i_n(q)]` for every modality
 /// of `Z' = vec(ẑ_1 ⊗ … ⊗ ẑ_k)`, written side by side into `out`; `q` walks the multi-index
 /// in row-major order.
-fn partial_product_grads(hats: &[Vec<f32>], widths: &[usize], b: usize, grad: &[f32], out: &mut [f32]) {
+fn partial_product_grads(hats: &[Scratch], widths: &[usize], b: usize, grad: &[f32], out: &mut [f32]) {
     out.fill(0.0);
     let k = widths.len();
     if k == 0 {

@@ -45,8 +45,8 @@ pub(super) fn outcome<B: AutodiffBackend>(
     Outcome::new(output, tracked)
 }
 
-/// The shared shapes, and one with a modality wide enough for flex to keep its projections
-/// in a training step (`cpu::low_rank::keep_projections`).
+/// The shared shapes, and one with a 300-wide modality (flex keeps every projection of a
+/// training step at these sizes: `cpu::low_rank::keep_projections`).
 fn fused_vs_composite<B: TestBackend>(device: &B::Device) {
     let wide = (vec![300, 7], 5, [3, 37].as_slice());
     for (i, (dims, out, batches)) in shapes().chain([wide]).enumerate() {
