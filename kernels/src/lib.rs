@@ -114,8 +114,8 @@ pub trait FusionBackend: Backend {
     /// [`low_rank_fusion`](Self::low_rank_fusion) in a training step: the output, and
     /// projections `P_m = ẑ_m · W_m^(i)` (`[R, B, O]`, per modality, `None` where not kept,
     /// or an empty list) for [`low_rank_fusion_backward`](Self::low_rank_fusion_backward) to
-    /// reuse (it computes the others again). By default none are kept; flex keeps those of
-    /// modalities at least 256 wide, within 64 MiB. Used by `Autodiff<Self>`.
+    /// reuse (it computes the others again). By default none are kept; flex keeps them all
+    /// while they fit in 64 MiB. Used by `Autodiff<Self>`.
     fn low_rank_fusion_keeping(
         inputs: &[Tensor<Self, 2>],
         factors: &[Tensor<Self, 3>],

@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! forward:  h[rows] += w_r · Π_m P_m
-//! backward: ∂P_m = ∂h · w_r · Π_{n≠m} P_n              (in place, prefix and suffix products)
+//! backward: ∂P_m = ∂h · w_r · Π_{n≠m} P_n              (prefix and suffix products)
 //!           ∂w_r += Σ_{b,o} ∂h · Π_m P_m
 //!           ∂W_m[r] += ẑ_m[rows]ᵀ · ∂P_m                ([d_m + 1, c] × [c, O])
 //!           ∂ẑ_m[rows]ᵀ += W_m[r] · ∂P_mᵀ               ([d_m + 1, O] × [O, c])
@@ -18,17 +18,18 @@
 //!
 //! Same FLOPs as the GEMM formulation. In a training step the forward pass keeps the
 //! projections (`[R, B, O]`, [`forward_keeping`]) in pooled buffers, up to
-//! [`KEPT_PROJECTIONS_LIMIT`] bytes ([`keep_projections`]), and the backward pass copies its
-//! blocks from them; above the limit it computes them again (half as many FLOPs again in the
-//! backward pass), so that no intermediate grows with the rank beyond the limit. The input gradients
-//! are accumulated transposed (`∂ẑ_mᵀ`, transposed once at the end): that GEMM's left
-//! operand is then row-major. The work is `PARTS` (12) runs of (rows, rank) tasks, or one
-//! run per task when there are at most 24 (`Work`), fixed by the sizes alone. A run's only batch-sized intermediate is its partial
-//! `h` (forward) or partial `∂ẑ_mᵀ` (backward) over the rows it touches, added up in run order
-//! as the runs finish (`merge_in_order`), so about one per thread
-//! is alive at a time. The forward pass splits a large batch into runs that own whole rows
-//! (no sum over ranks is cut); the backward pass splits the ranks first, and the rows only
-//! when there are fewer ranks than 12 (each split then sums its own `∂W_m[r]`, added
+//! [`KEPT_PROJECTIONS_LIMIT`] bytes ([`keep_projections`]), and the backward pass reads its
+//! blocks from them; above the limit it computes them again (half as many FLOPs again in
+//! the backward pass), so that no intermediate grows with the rank beyond the limit. The
+//! input gradients are accumulated transposed (`∂ẑ_mᵀ`, transposed once at the end): that
+//! GEMM's left operand is then row-major. The work is `PARTS` (12) runs of (rows, rank)
+//! tasks, or one run per task when there are at most 24 (`Work`), fixed by the sizes
+//! alone. A run's only batch-sized intermediate is its partial `h` (forward) or partial
+//! `∂ẑ_mᵀ` (backward) over the rows it touches, added up in run order as the runs finish
+//! (`merge_in_order`), so about one per thread is alive at a time. The forward pass splits
+//! a large batch into runs that own whole rows (no sum over ranks is cut); the backward
+//! pass splits the ranks first, and the rows only when there are fewer ranks than 12 (each
+//! split then sums its own `∂W_m[r]`, added
 //! at the end in split order).
 
 use std::ops::Range;
@@ -313,7 +314,8 @@ pub fn forward_keeping(
             // One pooled buffer per run: its partial h over its rows, and a projection
             // `[c, O]` per modality whose projections are not kept.
             let own = work.rows_of(&tasks);
-            let block = work.block_rows.min(batch) * out;
+            // (At least 1: an empty batch has no blocks, and `chunks_exact_mut` wants one.)
+            let block = (work.block_rows.min(batch) * out).max(1);
             let mut buffer = Scratch::new(own.len() * out + modalities.len() * block);
             let (h, rest) = buffer.split_at_mut(own.len() * out);
             let mut computed: Vec<&mut [f32]> = rest.chunks_exact_mut(block).collect();
@@ -422,10 +424,18 @@ pub fn backward(
     let runs = work.runs();
 
     // ∂W_m of every task, `[splits, R, w_m, O]` (task `split · R + r` at slab `split · R + r`),
-    // handed out to the threads by runs of tasks. Each task's first block writes its slab.
+    // handed out to the threads by runs of tasks. Each task's first block writes its slab;
+    // an empty batch has no block, and its gradients are zeros.
+    let factor_grad = |len| {
+        if batch == 0 {
+            Scratch::zeroed(len)
+        } else {
+            Scratch::new(len)
+        }
+    };
     let mut factor_grads: Vec<Scratch> = modalities
         .iter()
-        .map(|m| Scratch::new(work.splits * rank * m.width * out))
+        .map(|m| factor_grad(work.splits * rank * m.width * out))
         .collect();
     let mut slabs: Vec<Vec<&mut [f32]>> = runs.iter().map(|_| Vec::new()).collect();
     for (modality, grads) in modalities.iter().zip(factor_grads.iter_mut()) {
@@ -448,7 +458,7 @@ pub fn backward(
         let own = rows.len();
         let mut parts = partial[..own * width_sum].chunks_exact(own.max(1));
         for total in &mut hat_grads {
-            for (total, part) in total.chunks_exact_mut(batch).zip(parts.by_ref()) {
+            for (total, part) in total.chunks_exact_mut(batch.max(1)).zip(parts.by_ref()) {
                 add_assign(&mut total[rows.clone()], part);
             }
         }
@@ -460,7 +470,8 @@ pub fn backward(
             // One pooled buffer per run: the partial ∂ẑ_mᵀ over its rows, and per modality a
             // projection (used where it is not kept) and its gradient `[c, O]`.
             let own = work.rows_of(&tasks);
-            let block = work.block_rows.min(batch) * out;
+            // (At least 1: an empty batch has no blocks, and `chunks_exact_mut` wants one.)
+            let block = (work.block_rows.min(batch) * out).max(1);
             let hats_len = own.len() * width_sum;
             let mut buffer = Scratch::new(hats_len + 2 * modalities.len() * block);
             let mut rank_grads = vec![0.0f32; rank];
@@ -669,6 +680,57 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// An empty batch gives an empty output, and its backward pass zero gradients for the
+    /// factors, rank weights and bias (not what a pooled buffer held: buffers of the factor
+    /// gradients' sizes, filled with NaN, are put in the pool first) and empty input
+    /// gradients.
+    #[test]
+    fn an_empty_batch_has_zero_parameter_gradients() {
+        let device = Default::default();
+        let (rank, out, widths) = (2, 16, [3, 2]);
+        for &w in &widths {
+            let mut stale = super::Scratch::new(rank * w * out);
+            stale.fill(f32::NAN);
+        }
+        let inputs: Vec<Tensor<Flex, 2>> = widths
+            .iter()
+            .map(|&w| Tensor::zeros([0, w - 1], &device))
+            .collect();
+        let factors: Vec<Tensor<Flex, 3>> = widths
+            .iter()
+            .map(|&w| Tensor::ones([rank, w, out], &device))
+            .collect();
+        let grads = super::backward(
+            &inputs,
+            &factors,
+            Tensor::ones([1, rank], &device),
+            Tensor::zeros([0, out], &device),
+            &[],
+            256,
+        );
+        for (grad, &w) in grads.inputs.iter().zip(&widths) {
+            assert_eq!(grad.dims(), [0, w - 1]);
+        }
+        for (grad, &w) in grads.factors.iter().zip(&widths) {
+            assert_eq!(grad.dims(), [rank, w, out]);
+            assert!(grad.to_data().to_vec::<f32>().unwrap().iter().all(|&g| g == 0.0));
+        }
+        assert!(grads
+            .rank_weights
+            .to_data()
+            .to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .all(|&g| g == 0.0));
+        assert!(grads
+            .bias
+            .to_data()
+            .to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .all(|&g| g == 0.0));
     }
 
     /// A batch of at least PARTS splits of the minimum size is cut into runs that own whole
